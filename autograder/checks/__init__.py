@@ -1,0 +1,1 @@
+"""One file per module: its checks (``CHECKS``) and the known mistakes they catch."""

@@ -1,0 +1,570 @@
+"""Checks and known mistakes for m01, the vanilla policy gradient."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.distributions import Categorical
+
+from autograder import draw
+from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.probes import grad_wrt_first, without_distributions
+from course.modules import BY_ID
+
+MODULE = BY_ID["m01"]
+
+# ==== discounted_returns
+
+
+def _returns_inputs(
+    seed: int, T: int, N: int, p_done: float, gamma: float, float_dones=False, dtype=None
+):
+    g = draw.generator(seed)
+    rewards = draw.normal(g, T, N).to(dtype or torch.float32)
+    dones = draw.flags(g, T, N, p=p_done)
+    return {
+        "rewards": rewards,
+        "dones": dones.float() if float_dones else dones,
+        "gamma": gamma,
+    }
+
+
+def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(4):
+        T, N = draw.size(g, 1, 9), draw.size(g, 1, 4)
+        cases.append(
+            (
+                f"random rollout {i + 1} (T={T}, N={N})",
+                {
+                    "rewards": draw.normal(g, T, N),
+                    "dones": draw.flags(g, T, N, p=0.3),
+                    "gamma": draw.scalar(g, 0.8, 1.0),
+                },
+            )
+        )
+    return cases
+
+
+def no_cut_at_dones(rewards, dones, gamma):
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def cut_with_next_done(rewards, dones, gamma):
+    not_done = 1.0 - dones.to(rewards.dtype)
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        next_not_done = not_done[t + 1] if t + 1 < rewards.shape[0] else torch.ones_like(running)
+        running = rewards[t] + gamma * next_not_done * running
+        returns[t] = running
+    return returns
+
+
+def accumulated_forward(rewards, dones, gamma):
+    not_done = 1.0 - dones.to(rewards.dtype)
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in range(rewards.shape[0]):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+        running = running * not_done[t]
+    return returns
+
+
+def last_reward_dropped(rewards, dones, gamma):
+    not_done = 1.0 - dones.to(rewards.dtype)
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = not_done[t] * (rewards[t] + gamma * running)
+        returns[t] = running
+    return returns
+
+
+def _reverse_cumsum(inputs):
+    return inputs["rewards"].flip(0).cumsum(0).flip(0)
+
+
+DISCOUNTED_RETURNS = Check(
+    MODULE,
+    "discounted_returns",
+    points=3,
+    summary="reward-to-go cut at episode ends",
+    fixtures=[
+        Fixture(
+            "hand: one episode, gamma 0.5",
+            {
+                "rewards": torch.tensor([[1.0], [2.0], [3.0]]),
+                "dones": torch.tensor([[False], [False], [True]]),
+                "gamma": 0.5,
+            },
+            note="G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75",
+            expected=torch.tensor([[2.75], [3.5], [3.0]]),
+        ),
+        Fixture(
+            "hand: an episode ends mid-rollout in one env",
+            {
+                "rewards": torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 10.0]]),
+                "dones": torch.tensor(
+                    [[False, False], [True, False], [False, False], [False, False]]
+                ),
+                "gamma": 0.9,
+            },
+            note="env 0 restarts after step 1, so G_1 = 1 and G_0 = 1 + 0.9 * 1; env 1 never "
+            "ends: the 10 at the last step is discounted back, 10 * 0.9^t",
+            expected=torch.tensor([[1.9, 7.29], [1.0, 8.1], [1.9, 9.0], [1.0, 10.0]]),
+        ),
+        Fixture(
+            "random rollout, bool dones",
+            lambda: _returns_inputs(1, T=6, N=3, p_done=0.3, gamma=0.99),
+            note="several episode ends at different steps in different envs",
+        ),
+        Fixture(
+            "random rollout, float dones",
+            lambda: _returns_inputs(2, T=5, N=2, p_done=0.4, gamma=0.95, float_dones=True),
+            note="dones stored as 0.0/1.0 floats, as many rollout buffers do",
+        ),
+        Fixture(
+            "gamma 1, done at the last step",
+            {
+                "rewards": torch.tensor([[1.0], [1.0], [1.0], [1.0]]),
+                "dones": torch.tensor([[False], [False], [False], [True]]),
+                "gamma": 1.0,
+            },
+            note="undiscounted: the reward-to-go counts the steps left, 4, 3, 2, 1",
+        ),
+    ],
+    hidden=[Hidden(_draw_returns)],
+    properties=[
+        Property(
+            "gamma 0 gives the rewards",
+            lambda: _returns_inputs(3, T=5, N=3, p_done=0.3, gamma=0.0),
+            note="with no discounting of the future, G_t = r_t",
+            expect=lambda inputs: inputs["rewards"],
+        ),
+        Property(
+            "gamma 1 and no ends gives a reverse cumulative sum",
+            lambda: _returns_inputs(4, T=6, N=2, p_done=0.0, gamma=1.0),
+            note="G_t = r_t + r_{t+1} + ... + r_{T-1}",
+            expect=_reverse_cumsum,
+        ),
+        Property(
+            "an end at every step gives the rewards",
+            lambda: _returns_inputs(5, T=4, N=3, p_done=1.1, gamma=0.9),
+            note="every episode lasts one step, so nothing is added from later steps",
+            expect=lambda inputs: inputs["rewards"],
+        ),
+        Property(
+            "float64 rewards give float64 returns",
+            lambda: _returns_inputs(6, T=3, N=2, p_done=0.3, gamma=0.9, dtype=torch.float64),
+            note="the returns have the rewards' dtype and shape",
+            predicate=lambda received, inputs: (
+                None
+                if isinstance(received, torch.Tensor)
+                and received.dtype == torch.float64
+                and received.shape == inputs["rewards"].shape
+                else f"expected a float64 tensor of shape {tuple(inputs['rewards'].shape)}"
+            ),
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "no-cut",
+            "the return is not cut where an episode ends",
+            "Rewards from the next episode leak into the return of the previous one. Multiply "
+            "the running return by (1 - done_t) before adding it to step t.",
+            no_cut_at_dones,
+        ),
+        Mistake(
+            "next-done",
+            "the cut uses the done flag of step t+1",
+            "Here done_t means the episode ended right after step t (after r_t). Some code bases "
+            "store 'this observation starts an episode' instead and read dones[t + 1]; mixing "
+            "the two conventions cuts one step late.",
+            cut_with_next_done,
+        ),
+        Mistake(
+            "forward",
+            "the sum runs forward in time",
+            "G_t is the reward-to-go: what comes after step t, discounted. Accumulating from "
+            "t = 0 upwards gives the discounted reward so far instead; loop backwards.",
+            accumulated_forward,
+        ),
+        Mistake(
+            "drop-last-reward",
+            "the reward of the last step of an episode is dropped",
+            "done_t cuts what comes after r_t, not r_t itself: G_t = r_t + gamma * (1 - done_t) "
+            "* G_{t+1}.",
+            last_reward_dropped,
+        ),
+    ],
+)
+
+
+# ==== categorical_log_prob
+
+
+def _logits_inputs(seed: int, B: int, A: int, scale: float = 1.0):
+    g = draw.generator(seed)
+    return {"logits": draw.normal(g, B, A, scale=scale), "actions": draw.integers(g, 0, A, B)}
+
+
+def _draw_logits(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
+        cases.append(
+            (
+                f"random batch {i + 1} (B={B}, A={A})",
+                {"logits": draw.normal(g, B, A, scale=2.0), "actions": draw.integers(g, 0, A, B)},
+            )
+        )
+    return cases
+
+
+def log_of_softmax(logits, actions):
+    return torch.log(torch.softmax(logits, dim=-1)).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def softmax_over_batch(logits, actions):
+    return torch.log_softmax(logits, dim=0).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def raw_logits(logits, actions):
+    return logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def probabilities(logits, actions):
+    return torch.softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def _torch_log_prob(inputs):
+    return Categorical(logits=inputs["logits"]).log_prob(inputs["actions"])
+
+
+def _log_prob_gradient(inputs):
+    logits, actions = inputs["logits"], inputs["actions"]
+    onehot = torch.nn.functional.one_hot(actions, logits.shape[-1]).to(logits.dtype)
+    return {"output": _torch_log_prob(inputs), "grad": onehot - torch.softmax(logits, dim=-1)}
+
+
+CATEGORICAL_LOG_PROB = Check(
+    MODULE,
+    "categorical_log_prob",
+    points=2,
+    summary="log pi(a|s) by log-softmax and gather",
+    fixtures=[
+        Fixture(
+            "hand: two actions",
+            {
+                "logits": torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]]),
+                "actions": torch.tensor([0, 1]),
+            },
+            note="row 0 is uniform, log 0.5 = -0.693147; row 1 has probabilities (1/4, 3/4), "
+            "log 0.75 = -0.287682",
+            expected=torch.tensor([-0.6931472, -0.2876821]),
+        ),
+        Fixture(
+            "random batch",
+            lambda: _logits_inputs(11, B=6, A=4, scale=1.5),
+            note="a batch of six states, four actions",
+        ),
+        Fixture(
+            "large logits",
+            {
+                "logits": torch.tensor([[1000.0, 0.0], [0.0, -1000.0]]),
+                "actions": torch.tensor([1, 1]),
+            },
+            note="the log-probabilities are -1000: finite, though the probabilities underflow",
+        ),
+    ],
+    hidden=[Hidden(_draw_logits)],
+    properties=[
+        Property(
+            "agrees with torch.distributions.Categorical",
+            lambda: _logits_inputs(12, B=16, A=5, scale=3.0),
+            expect=_torch_log_prob,
+        ),
+        Property(
+            "gradient is onehot(a) - softmax(logits)",
+            lambda: _logits_inputs(13, B=5, A=3),
+            note="d log pi(a) / d logits = onehot(a) - pi",
+            probe=grad_wrt_first,
+            expect=_log_prob_gradient,
+        ),
+        Property(
+            "written without torch.distributions",
+            lambda: _logits_inputs(14, B=3, A=3),
+            note="the exercise is to write the log-softmax and the gather",
+            probe=without_distributions,
+            expect=_torch_log_prob,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "log-of-softmax",
+            "log(softmax(logits)) instead of log_softmax(logits)",
+            "Mathematically equal, numerically not: softmax underflows to 0 for an action far "
+            "behind the others, and log 0 = -inf. torch.log_softmax subtracts the largest logit "
+            "first and stays finite.",
+            log_of_softmax,
+        ),
+        Mistake(
+            "softmax-dim",
+            "the softmax normalises over the batch, not over the actions",
+            "logits are (B, A): normalise along the last dimension (dim=-1), so each row is a "
+            "distribution over actions.",
+            softmax_over_batch,
+        ),
+        Mistake(
+            "raw-logits",
+            "the logit of the action is returned without normalising",
+            "A logit is an unnormalised log-probability: subtract log sum_b exp(logits_b), which "
+            "is what log_softmax does.",
+            raw_logits,
+        ),
+        Mistake(
+            "probability",
+            "the probability is returned instead of its log",
+            "The policy gradient needs grad log pi(a|s); take the log-softmax, not the softmax.",
+            probabilities,
+        ),
+    ],
+)
+
+
+# ==== categorical_entropy
+
+
+def _entropy_inputs(seed: int, B: int, A: int, scale: float = 1.0):
+    return {"logits": draw.normal(draw.generator(seed), B, A, scale=scale)}
+
+
+def _draw_entropy(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
+        cases.append((f"random batch {i + 1} (B={B}, A={A})", {"logits": draw.normal(g, B, A)}))
+    return cases
+
+
+def naive_entropy(logits):
+    probs = torch.softmax(logits, dim=-1)
+    return -(probs * torch.log(probs)).sum(dim=-1)
+
+
+def entropy_no_minus(logits):
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return (log_probs.exp() * log_probs).sum(dim=-1)
+
+
+def entropy_over_batch(logits):
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return -(log_probs.exp() * log_probs).sum(dim=0)
+
+
+def entropy_mean_over_actions(logits):
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return -(log_probs.exp() * log_probs).mean(dim=-1)
+
+
+def _torch_entropy(inputs):
+    return Categorical(logits=inputs["logits"]).entropy()
+
+
+def _entropy_in_range(received, inputs):
+    if not isinstance(received, torch.Tensor):
+        return "expected a tensor"
+    bound = math.log(inputs["logits"].shape[-1])
+    if received.shape != inputs["logits"].shape[:1]:
+        return f"expected shape {tuple(inputs['logits'].shape[:1])}, got {tuple(received.shape)}"
+    if not torch.isfinite(received).all():
+        return "some entropies are not finite"
+    if (received < -1e-6).any() or (received > bound + 1e-5).any():
+        return f"entropies must lie in [0, log A] = [0, {bound:.4f}]"
+    return None
+
+
+CATEGORICAL_ENTROPY = Check(
+    MODULE,
+    "categorical_entropy",
+    points=2,
+    summary="entropy of a softmax policy",
+    fixtures=[
+        Fixture(
+            "hand: two actions",
+            {"logits": torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])},
+            note="uniform: log 2 = 0.693147; (1/4, 3/4): 0.25 log 4 + 0.75 log(4/3) = 0.562335",
+            expected=torch.tensor([0.6931472, 0.5623351]),
+        ),
+        Fixture(
+            "hand: uniform over four actions",
+            {"logits": torch.tensor([[0.0, 0.0, 0.0, 0.0], [7.0, 7.0, 7.0, 7.0]])},
+            note="any uniform distribution over 4 actions has entropy log 4 = 1.386294",
+            expected=torch.tensor([1.3862944, 1.3862944]),
+        ),
+        Fixture(
+            "random batch", lambda: _entropy_inputs(21, B=5, A=3, scale=2.0), note="five states"
+        ),
+        Fixture(
+            "nearly deterministic",
+            {"logits": torch.tensor([[0.0, -200.0, -200.0], [50.0, 0.0, -50.0]])},
+            note="probabilities underflow to exactly 0 in float32; the entropy is ~0, not nan",
+        ),
+    ],
+    hidden=[Hidden(_draw_entropy)],
+    properties=[
+        Property(
+            "agrees with torch.distributions.Categorical",
+            lambda: _entropy_inputs(22, B=16, A=6, scale=3.0),
+            expect=_torch_entropy,
+        ),
+        Property(
+            "lies between 0 and log A",
+            lambda: _entropy_inputs(23, B=32, A=4, scale=10.0),
+            predicate=_entropy_in_range,
+        ),
+        Property(
+            "written without torch.distributions",
+            lambda: _entropy_inputs(24, B=3, A=3),
+            probe=without_distributions,
+            expect=_torch_entropy,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "zero-times-log-zero",
+            "p * log(p) with p computed by softmax",
+            "When a probability underflows to 0, log(0) = -inf and 0 * -inf = nan. Use the "
+            "log-softmax: p * log p = exp(log p) * log p stays finite.",
+            naive_entropy,
+        ),
+        Mistake(
+            "no-minus",
+            "the minus sign is missing",
+            "H = -sum p log p. Since log p <= 0, the entropy is non-negative.",
+            entropy_no_minus,
+        ),
+        Mistake(
+            "sum-over-batch",
+            "the sum runs over the batch instead of the actions",
+            "logits are (B, A): sum over the last dimension to get one entropy per state.",
+            entropy_over_batch,
+        ),
+        Mistake(
+            "mean-over-actions",
+            "the mean over actions instead of the sum",
+            "H = -sum_a p(a) log p(a): the probabilities already weight the terms; averaging "
+            "divides the entropy by A.",
+            entropy_mean_over_actions,
+        ),
+    ],
+)
+
+
+# ==== policy_gradient_loss
+
+
+def _pg_inputs(seed: int, B: int):
+    g = draw.generator(seed)
+    return {
+        "log_probs": -draw.uniform(g, B, low=0.05, high=3.0),
+        "weights": draw.normal(g, B, scale=2.0),
+    }
+
+
+def _draw_pg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 1, 12)
+        cases.append(
+            (
+                f"random batch {i + 1} (B={B})",
+                {
+                    "log_probs": -draw.uniform(g, B, low=0.05, high=3.0),
+                    "weights": draw.normal(g, B, scale=2.0),
+                },
+            )
+        )
+    return cases
+
+
+def pg_no_minus(log_probs, weights):
+    return (log_probs * weights).mean()
+
+
+def pg_sum(log_probs, weights):
+    return -(log_probs * weights).sum()
+
+
+def pg_probabilities(log_probs, weights):
+    return -(log_probs.exp() * weights).mean()
+
+
+def _pg_gradient(inputs):
+    log_probs, weights = inputs["log_probs"], inputs["weights"]
+    return {
+        "output": -(log_probs * weights).mean(),
+        "grad": -weights / log_probs.shape[0],
+    }
+
+
+POLICY_GRADIENT_LOSS = Check(
+    MODULE,
+    "policy_gradient_loss",
+    points=2,
+    summary="the REINFORCE surrogate loss",
+    fixtures=[
+        Fixture(
+            "hand: three samples",
+            {
+                "log_probs": torch.tensor([-0.5, -1.0, -2.0]),
+                "weights": torch.tensor([1.0, 2.0, -1.0]),
+            },
+            note="products -0.5, -2, 2 sum to -0.5; the mean is -1/6 and the loss is +1/6",
+            expected=torch.tensor(1.0 / 6.0),
+        ),
+        Fixture("random batch", lambda: _pg_inputs(31, B=8), note="eight samples"),
+    ],
+    hidden=[Hidden(_draw_pg)],
+    properties=[
+        Property(
+            "gradient is -weights / B",
+            lambda: _pg_inputs(32, B=6),
+            note="d L / d log pi_i = -w_i / B: gradient descent raises log pi where w > 0",
+            probe=grad_wrt_first,
+            expect=_pg_gradient,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "no-minus",
+            "the minus sign is missing",
+            "Optimisers minimise. Minimising +mean(log pi * w) makes good actions less likely; "
+            "the loss is the negated objective.",
+            pg_no_minus,
+        ),
+        Mistake(
+            "sum",
+            "a sum over the batch instead of a mean",
+            "A sum makes the step size grow with the batch size; the estimator is a mean.",
+            pg_sum,
+        ),
+        Mistake(
+            "probabilities",
+            "probabilities instead of log-probabilities",
+            "The policy gradient theorem has grad log pi(a|s): weight the log-probabilities.",
+            pg_probabilities,
+        ),
+    ],
+)
+
+CHECKS = [DISCOUNTED_RETURNS, CATEGORICAL_LOG_PROB, CATEGORICAL_ENTROPY, POLICY_GRADIENT_LOSS]

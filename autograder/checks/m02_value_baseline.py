@@ -1,0 +1,433 @@
+"""Checks and known mistakes for m02, the critic: baselines and advantages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from autograder import draw
+from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
+from autograder.probes import grad_wrt_first, output_type
+from course.modules import BY_ID
+
+MODULE = BY_ID["m02"]
+
+
+def _pair(seed: int, B: int, noise: float = 1.0) -> dict[str, Any]:
+    """Returns and values that are correlated, like a half-trained critic's."""
+    g = draw.generator(seed)
+    returns = draw.normal(g, B, scale=3.0) + 1.0
+    values = returns + draw.normal(g, B, scale=noise)
+    return {"returns": returns, "values": values}
+
+
+def _draw_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 2, 12)
+        returns = draw.normal(g, B, scale=3.0)
+        values = returns + draw.normal(g, B)
+        cases.append((f"random batch {i + 1} (B={B})", {"returns": returns, "values": values}))
+    return cases
+
+
+def _swap(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The same inputs in (values, returns) order."""
+    return {"values": inputs["values"], "returns": inputs["returns"]}
+
+
+# ==== advantages_from_baseline
+
+
+def advantage_grad_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call with ``values`` requiring grad; report whether the result carries a gradient."""
+    values = inputs["values"].detach().clone().requires_grad_(True)
+    out = getattr(ns, function)(inputs["returns"].clone(), values)
+    return {"output": out, "carries_gradient": bool(getattr(out, "requires_grad", False))}
+
+
+def advantages_not_detached(returns, values):
+    return returns - values
+
+
+def advantages_reversed(returns, values):
+    return values.detach() - returns
+
+
+ADVANTAGES_FROM_BASELINE = Check(
+    MODULE,
+    "advantages_from_baseline",
+    points=2,
+    summary="A = G - V with no gradient into the critic",
+    fixtures=[
+        Fixture(
+            "hand: three steps",
+            {"returns": torch.tensor([3.0, 1.0, 2.0]), "values": torch.tensor([2.5, 1.5, 2.0])},
+            note="3 - 2.5 = 0.5 (better than expected), 1 - 1.5 = -0.5 (worse), 2 - 2 = 0",
+            expected=torch.tensor([0.5, -0.5, 0.0]),
+        ),
+        Fixture("random batch", lambda: _pair(41, B=7), note="seven steps"),
+    ],
+    hidden=[Hidden(_draw_pairs)],
+    properties=[
+        Property(
+            "carries no gradient into the critic",
+            lambda: _pair(42, B=5),
+            note="values requires grad (it comes from the critic); the advantage must not",
+            probe=advantage_grad_probe,
+            weight=3.0,
+            expect=lambda inputs: {
+                "output": inputs["returns"] - inputs["values"],
+                "carries_gradient": False,
+            },
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "no-detach",
+            "the advantage still depends on the critic's parameters",
+            "Backpropagating the policy loss through A = G - V(s) changes the critic to make "
+            "the policy loss small, not to predict returns. Use values.detach().",
+            advantages_not_detached,
+        ),
+        Mistake(
+            "reversed",
+            "V - G instead of G - V",
+            "The advantage is positive when the action did better than the critic expected: "
+            "return minus value.",
+            advantages_reversed,
+        ),
+    ],
+)
+
+
+# ==== normalize_advantages
+
+
+def _advantages(seed: int, B: int, scale: float = 3.0, shift: float = 1.0) -> dict[str, Any]:
+    return {"advantages": draw.normal(draw.generator(seed), B, scale=scale) + shift}
+
+
+def _draw_advantages(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 2, 16)
+        cases.append(
+            (
+                f"random batch {i + 1} (B={B})",
+                {"advantages": draw.normal(g, B, scale=draw.scalar(g, 0.1, 10.0)) + 2.0},
+            )
+        )
+    return cases
+
+
+def affine_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Normalise x and 7x - 3: the results must be the same."""
+    x = inputs["advantages"]
+    return {
+        "plain": call(ns, function, {"advantages": x}),
+        "scaled": call(ns, function, {"advantages": 7.0 * x - 3.0}),
+    }
+
+
+def _same_after_affine(received, inputs):
+    a, b = received["plain"], received["scaled"]
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
+        return "expected two tensors of the input's shape"
+    if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
+        return "normalising 7 * A - 3 should give the same result as normalising A"
+    return None
+
+
+def _standardised(received, inputs):
+    if not isinstance(received, torch.Tensor) or received.shape != inputs["advantages"].shape:
+        return "expected a tensor of the input's shape"
+    mean, std = float(received.mean()), float(received.std())
+    if abs(mean) > 1e-5 or abs(std - 1.0) > 1e-5:
+        return f"expected mean 0 and unbiased std 1, got mean {mean:.3g} and std {std:.6g}"
+    return None
+
+
+def normalize_biased_std(advantages, eps=1e-8):
+    return (advantages - advantages.mean()) / (advantages.std(unbiased=False) + eps)
+
+
+def normalize_eps_in_sqrt(advantages, eps=1e-8):
+    return (advantages - advantages.mean()) / torch.sqrt(advantages.var() + eps)
+
+
+def normalize_no_centering(advantages, eps=1e-8):
+    return advantages / (advantages.std() + eps)
+
+
+def normalize_no_eps(advantages, eps=1e-8):
+    return (advantages - advantages.mean()) / advantages.std()
+
+
+NORMALIZE_ADVANTAGES = Check(
+    MODULE,
+    "normalize_advantages",
+    points=2,
+    summary="mean 0, unbiased std 1",
+    fixtures=[
+        Fixture(
+            "hand: 1, 2, 3",
+            {"advantages": torch.tensor([1.0, 2.0, 3.0])},
+            note="mean 2, unbiased std sqrt(((-1)^2 + 0^2 + 1^2) / 2) = 1, so -1, 0, 1",
+            expected=torch.tensor([-1.0, 0.0, 1.0]),
+        ),
+        Fixture(
+            "hand: a constant batch",
+            {"advantages": torch.tensor([5.0, 5.0, 5.0, 5.0])},
+            note="std 0: eps keeps the result at 0 instead of 0 / 0 = nan",
+            expected=torch.tensor([0.0, 0.0, 0.0, 0.0]),
+        ),
+        Fixture("random batch", lambda: _advantages(51, B=9), note="nine advantages"),
+        Fixture(
+            "a large eps",
+            lambda: {**_advantages(52, B=6, scale=0.5), "eps": 0.5},
+            note="eps = 0.5 shows where eps goes: (A - mean) / (std + eps)",
+        ),
+    ],
+    hidden=[Hidden(_draw_advantages)],
+    properties=[
+        Property(
+            "mean 0 and unbiased std 1",
+            lambda: _advantages(53, B=64, scale=4.0, shift=-2.0),
+            predicate=_standardised,
+        ),
+        Property(
+            "unchanged by a positive affine map",
+            lambda: _advantages(54, B=10),
+            note="normalisation removes any shift and positive scale",
+            probe=affine_probe,
+            predicate=_same_after_affine,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "biased-std",
+            "the biased standard deviation (divide by B instead of B - 1)",
+            "torch.std's default is unbiased, as in the PPO implementations this course follows; "
+            "std(unbiased=False) or numpy's np.std differ by sqrt(B / (B - 1)).",
+            normalize_biased_std,
+        ),
+        Mistake(
+            "eps-in-sqrt",
+            "eps inside the square root",
+            "The formula adds eps to the standard deviation: (A - mean) / (std + eps), not "
+            "(A - mean) / sqrt(var + eps).",
+            normalize_eps_in_sqrt,
+        ),
+        Mistake(
+            "no-centering",
+            "the mean is not subtracted",
+            "Normalising means both shifting to mean 0 and scaling to std 1.",
+            normalize_no_centering,
+        ),
+        Mistake(
+            "no-eps",
+            "eps is not added",
+            "A batch of equal advantages has std 0, and 0 / 0 = nan, which then poisons every "
+            "parameter. Add eps to the standard deviation.",
+            normalize_no_eps,
+        ),
+    ],
+)
+
+
+# ==== value_mse_loss
+
+
+def mse_no_half(values, returns):
+    return ((values - returns) ** 2).mean()
+
+
+def mse_sum(values, returns):
+    return 0.5 * ((values - returns) ** 2).sum()
+
+
+def _mse_gradient(inputs):
+    values, returns = inputs["values"], inputs["returns"]
+    return {
+        "output": 0.5 * ((values - returns) ** 2).mean(),
+        "grad": (values - returns) / values.shape[0],
+    }
+
+
+VALUE_MSE_LOSS = Check(
+    MODULE,
+    "value_mse_loss",
+    points=2,
+    summary="0.5 * mean((V - G)^2)",
+    fixtures=[
+        Fixture(
+            "hand: three steps",
+            {"values": torch.tensor([1.0, 2.0, 3.0]), "returns": torch.tensor([1.0, 0.0, 5.0])},
+            note="errors 0, 2, -2; squares 0, 4, 4; mean 8/3; times 0.5 gives 4/3",
+            expected=torch.tensor(4.0 / 3.0),
+        ),
+        Fixture("random batch", lambda: _swap(_pair(61, B=10)), note="ten steps"),
+    ],
+    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    properties=[
+        Property(
+            "gradient is (V - G) / B",
+            lambda: _swap(_pair(62, B=6)),
+            note="the factor 0.5 cancels the 2 of the square",
+            probe=grad_wrt_first,
+            expect=_mse_gradient,
+        ),
+        Property(
+            "zero for a perfect critic",
+            lambda: {
+                "values": torch.tensor([1.5, -2.0, 0.25]),
+                "returns": torch.tensor([1.5, -2.0, 0.25]),
+            },
+            expect=lambda inputs: torch.tensor(0.0),
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "no-half",
+            "the factor 0.5 is missing",
+            "The course follows the single-file PPO implementations: 0.5 * mean((V - G)^2). "
+            "F.mse_loss alone has no 0.5; with it the loss is twice as large, and so is the "
+            "critic's effective learning rate.",
+            mse_no_half,
+        ),
+        Mistake(
+            "sum",
+            "a sum over the batch instead of a mean",
+            "The loss should not grow with the batch size: take the mean.",
+            mse_sum,
+        ),
+    ],
+)
+
+
+# ==== explained_variance
+
+
+def ev_over_predictions(values, returns):
+    var_values = values.var()
+    if var_values == 0:
+        return float("nan")
+    return float(1.0 - (returns - values).var() / var_values)
+
+
+def ev_zero_when_constant(values, returns):
+    var_returns = returns.var()
+    if var_returns == 0:
+        return 0.0
+    return float(1.0 - (returns - values).var() / var_returns)
+
+
+def ev_no_one_minus(values, returns):
+    var_returns = returns.var()
+    if var_returns == 0:
+        return float("nan")
+    return float((returns - values).var() / var_returns)
+
+
+def ev_mixed_variances(values, returns):
+    var_returns = returns.var(unbiased=False)
+    if var_returns == 0:
+        return float("nan")
+    return float(1.0 - (returns - values).var() / var_returns)
+
+
+EXPLAINED_VARIANCE = Check(
+    MODULE,
+    "explained_variance",
+    points=2,
+    summary="1 - Var[G - V] / Var[G], nan for constant returns",
+    fixtures=[
+        Fixture(
+            "hand: a perfect critic",
+            {
+                "values": torch.tensor([1.0, 2.0, 3.0, 4.0]),
+                "returns": torch.tensor([1.0, 2.0, 3.0, 4.0]),
+            },
+            note="G - V = 0, so EV = 1 - 0 = 1",
+            expected=1.0,
+        ),
+        Fixture(
+            "hand: a constant critic",
+            {
+                "values": torch.tensor([2.5, 2.5, 2.5, 2.5]),
+                "returns": torch.tensor([1.0, 2.0, 3.0, 4.0]),
+            },
+            note="G - V has the same variance as G, so EV = 1 - 1 = 0",
+            expected=0.0,
+        ),
+        Fixture(
+            "hand: a rough critic",
+            {
+                "values": torch.tensor([2.0, 2.0, 4.0, 4.0]),
+                "returns": torch.tensor([1.0, 2.0, 3.0, 4.0]),
+            },
+            note="G - V = (-1, 0, -1, 0): variance 1/3; Var[G] = 5/3; EV = 1 - 1/5 = 0.8",
+            expected=0.8,
+        ),
+        Fixture(
+            "hand: constant returns",
+            {"values": torch.tensor([0.0, 1.0, 2.0]), "returns": torch.tensor([3.0, 3.0, 3.0])},
+            note="Var[G] = 0: the ratio is undefined, so nan",
+            expected=math.nan,
+        ),
+        Fixture("random batch", lambda: _swap(_pair(71, B=12)), note="a critic with some error"),
+    ],
+    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    properties=[
+        Property(
+            "returns a Python float",
+            lambda: _swap(_pair(72, B=5)),
+            note="it is a diagnostic to log, not a tensor to differentiate",
+            probe=output_type,
+            predicate=lambda received, inputs: (
+                None
+                if received == "float"
+                else f"expected a float, got {received} (use float(...) or .item())"
+            ),
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "over-predictions",
+            "divided by the variance of the predictions",
+            "Explained variance compares the error with the spread of the *targets*: "
+            "1 - Var[G - V] / Var[G].",
+            ev_over_predictions,
+        ),
+        Mistake(
+            "zero-when-constant",
+            "0 instead of nan for constant returns",
+            "When the returns do not vary, no prediction explains anything and the ratio is "
+            "0 / 0: report nan rather than a number that looks meaningful.",
+            ev_zero_when_constant,
+        ),
+        Mistake(
+            "no-one-minus",
+            "the unexplained fraction, Var[G - V] / Var[G], instead of 1 minus it",
+            "A perfect critic has explained variance 1: EV = 1 - Var[G - V] / Var[G].",
+            ev_no_one_minus,
+        ),
+        Mistake(
+            "mixed-variances",
+            "a biased variance in one place and an unbiased one in the other",
+            "Use the same variance in the numerator and the denominator so the B / (B - 1) "
+            "factors cancel.",
+            ev_mixed_variances,
+        ),
+    ],
+)
+
+CHECKS = [
+    ADVANTAGES_FROM_BASELINE,
+    NORMALIZE_ADVANTAGES,
+    VALUE_MSE_LOSS,
+    EXPLAINED_VARIANCE,
+]

@@ -1,0 +1,387 @@
+"""What a check is: cases, evidence, mistakes, results and scoring.
+
+A :class:`Check` grades one function from three kinds of evidence:
+
+* known outputs: the cases of the module's fixture file (``autograder/fixtures/``), some
+  worked out by hand, the rest produced by the reference and reviewed;
+* hidden cases: inputs drawn at grading time from a seed the student does not know, the
+  expected outputs computed by the reference (only where ``solutions/`` is present);
+* properties that need no reference: identities, agreement with ``torch.distributions``,
+  gradients, shapes and dtypes, inputs left unmodified.
+
+A case runs a *probe* on the implementation under test. A probe is a plain function of
+``(namespace, function, inputs)`` that calls the student's code and returns raw values
+(a tensor, a number, a dict of facts). Probes run wherever the student's code runs (in
+an isolated worker process, or in a notebook's kernel); the comparison and the scoring
+always happen here, in the grader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from autograder.values import Mismatch, compare
+from course.modules import Module
+
+DEFAULT_RTOL = 1e-5
+DEFAULT_ATOL = 1e-6
+
+
+class _NoValue:
+    """Marks "no expected value" (a case judged by a predicate, or a hand value not given)."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE: Any = _NoValue()
+
+Probe = Callable[[Any, str, dict[str, Any]], Any]
+Predicate = Callable[[Any, dict[str, Any]], "str | None"]
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+class InputMutated(Exception):
+    """The function under test changed one of its input tensors in place."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def clone_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Deep copies of the tensors in ``inputs`` (other values are shared)."""
+    out = {}
+    for key, value in inputs.items():
+        if isinstance(value, torch.Tensor):
+            copy = value.detach().clone()
+            out[key] = copy.requires_grad_(value.requires_grad) if value.is_leaf else copy
+        else:
+            out[key] = value
+    return out
+
+
+def mutated(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Names of the tensors whose values changed in place."""
+    names = []
+    for key, old in before.items():
+        new = after[key]
+        if isinstance(old, torch.Tensor) and (
+            new.shape != old.shape or not torch.equal(new.detach(), old.detach())
+        ):
+            names.append(key)
+    return names
+
+
+def call(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
+    """The default probe: call ``function`` with the inputs in order, and fail if it
+    modified any of them."""
+    fn = getattr(ns, function)
+    args = clone_inputs(inputs)
+    out = fn(*args.values())
+    changed = mutated(inputs, args)
+    if changed:
+        raise InputMutated(changed)
+    return out
+
+
+def probe_ref(probe: Probe) -> str:
+    """``module:qualname`` of a probe, the form in which it crosses processes."""
+    if "<" in probe.__qualname__:
+        raise ValueError(f"probe {probe.__qualname__} must be a module-level function")
+    return f"{probe.__module__}:{probe.__qualname__}"
+
+
+def resolve_probe(ref: str) -> Probe:
+    import importlib
+
+    module, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def plain(value: Any) -> Any:
+    """Detach tensors and move them to the CPU, recursively, so a value can be pickled and
+    compared. Other values pass through."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def seed_everything(seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+# ----------------------------------------------------------------------------- evidence
+
+
+@dataclass
+class Fixture:
+    """A case with a known output, stored in the module's fixture file.
+
+    ``inputs`` is a dict or a function that builds it (deterministically). ``expected``
+    is given for cases worked out by hand (the docs show them); otherwise the fixture
+    command stores the reference's output.
+    """
+
+    name: str
+    inputs: dict[str, Any] | Callable[[], dict[str, Any]]
+    note: str = ""
+    expected: Any = NO_VALUE
+    probe: Probe = call
+
+    def build_inputs(self) -> dict[str, Any]:
+        return self.inputs() if callable(self.inputs) else dict(self.inputs)
+
+    @property
+    def source(self) -> str:
+        return "hand" if self.expected is not NO_VALUE else "reference"
+
+
+@dataclass
+class Hidden:
+    """Fresh cases at grading time: ``draw(generator)`` returns ``[(name, inputs), ...]``;
+    the reference computes the expected outputs."""
+
+    draw: Callable[[torch.Generator], list[tuple[str, dict[str, Any]]]]
+    probe: Probe = call
+    note: str = ""
+    weight: float = 1.0
+
+
+@dataclass
+class Property:
+    """A fact that needs no reference. Either ``expect(inputs)`` gives the value the probe
+    must return, or ``predicate(received, inputs)`` returns a message when it fails."""
+
+    name: str
+    inputs: Callable[[], dict[str, Any]]
+    note: str = ""
+    expect: Callable[[dict[str, Any]], Any] | None = None
+    predicate: Predicate | None = None
+    probe: Probe = call
+    rtol: float | None = None
+    atol: float | None = None
+    weight: float = 1.0
+
+
+@dataclass
+class Mistake:
+    """A misconception students really have, as a wrong version of the graded function.
+
+    ``fn`` has the graded function's signature. ``explanation`` says what is wrong and
+    why, in a sentence or two; the feedback shows it when a student's output matches.
+    """
+
+    name: str
+    title: str
+    explanation: str
+    fn: Callable[..., Any]
+
+
+@dataclass
+class Check:
+    """Grades one function (or class) of one module."""
+
+    module: Module
+    function: str
+    points: int
+    fixtures: list[Fixture] = field(default_factory=list)
+    hidden: list[Hidden] = field(default_factory=list)
+    properties: list[Property] = field(default_factory=list)
+    mistakes: list[Mistake] = field(default_factory=list)
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    timeout: float = 20.0
+    summary: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.module.id}.{self.function}"
+
+    @property
+    def docs(self) -> str:
+        return f"docs/{self.module.docs_page}#{self.function}"
+
+
+@dataclass
+class Case:
+    """One comparison: run ``probe`` on ``inputs``, compare with ``expected`` (or test
+    ``predicate``)."""
+
+    check: Check
+    name: str
+    kind: str  # "known", "hidden" or "property"
+    inputs: dict[str, Any]
+    probe: Probe = call
+    expected: Any = NO_VALUE
+    predicate: Predicate | None = None
+    note: str = ""
+    rtol: float | None = None
+    atol: float | None = None
+    weight: float = 1.0
+
+    @property
+    def tolerances(self) -> tuple[float, float]:
+        rtol = self.check.rtol if self.rtol is None else self.rtol
+        atol = self.check.atol if self.atol is None else self.atol
+        return rtol, atol
+
+    def judge(self, received: Any) -> Mismatch | None:
+        if self.predicate is not None:
+            message = self.predicate(received, self.inputs)
+            return Mismatch(message) if message else None
+        rtol, atol = self.tolerances
+        return compare(self.expected, received, rtol, atol)
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class Outcome:
+    """The raw value a probe returned."""
+
+    value: Any
+
+
+@dataclass
+class Failure:
+    """The student's code did not return: ``kind`` is one of ``not_implemented``,
+    ``exception``, ``mutated``, ``missing``, ``import``, ``timeout``, ``crash``,
+    ``unsendable``, or ``not_run`` (skipped after a crash or a timeout)."""
+
+    kind: str
+    message: str
+    line: str = ""
+
+    def describe(self) -> str:
+        text = self.message
+        if self.line:
+            text += f"\n  at {self.line}"
+        return text
+
+
+def failure_from_exception(exc: BaseException, function: str, line: str = "") -> Failure:
+    """Turn what a probe raised into a :class:`Failure` with a clear message."""
+    if isinstance(exc, NotImplementedError):
+        return Failure("not_implemented", f"{function} is not implemented yet", line)
+    if isinstance(exc, InputMutated):
+        names = ", ".join(f"`{n}`" for n in exc.names)
+        return Failure(
+            "mutated",
+            f"{function} modified its input {names} in place; compute a new tensor instead "
+            "(the caller still needs the original)",
+            line,
+        )
+    if isinstance(exc, AttributeError) and f"'{function}'" in str(exc):
+        return Failure("missing", f"your file defines no `{function}`")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = f"{function} raised {type(exc).__name__}" + (f": {text}" if text else "")
+    return Failure("exception", message, line)
+
+
+def run_probe_in_process(
+    probe: Probe, namespace: Any, function: str, inputs: dict[str, Any], student_files=()
+) -> Outcome | Failure:
+    """Run a probe here, quietly, and capture what it returns or raises."""
+    import traceback
+
+    seed_everything(0)
+    sink = io.StringIO()
+    try:
+        with (
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
+            value = probe(namespace, function, clone_inputs(inputs))
+        return Outcome(plain(value))
+    except Exception as exc:
+        line = ""
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if any(f.filename == str(s) for s in student_files)]
+        if mine:
+            line = f"line {mine[-1].lineno} of {mine[-1].filename}: {(mine[-1].line or '').strip()}"
+        return failure_from_exception(exc, function, line)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    passed: bool
+    received: Any = NO_VALUE
+    mismatch: Mismatch | None = None
+    failure: Failure | None = None
+    diagnoses: list[Mistake] = field(default_factory=list)
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    cases: list[CaseResult] = field(default_factory=list)
+    error: Failure | None = None  # the check could not run at all (missing file, import)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.cases) and all(c.passed for c in self.cases)
+
+    @property
+    def max_score(self) -> float:
+        return float(self.check.points)
+
+    @property
+    def score(self) -> float:
+        """Points in proportion to the weight of the cases passed (a case weighs 1 unless
+        it checks the heart of the exercise); nothing if the check could not run."""
+        if self.error is not None or not self.cases:
+            return 0.0
+        passed = sum(c.case.weight for c in self.cases if c.passed)
+        total = sum(c.case.weight for c in self.cases)
+        return round(self.check.points * passed / total, 2)
+
+    @property
+    def status(self) -> str:
+        """A short word for tables: ``passed``, ``not implemented``, ``failed``, ..."""
+        if self.passed:
+            return "passed"
+        if self.error is not None:
+            return {"import": "does not import", "missing": "missing"}.get(self.error.kind, "error")
+        failures = [c.failure for c in self.cases if c.failure is not None]
+        if (
+            failures
+            and all(f.kind == "not_implemented" for f in failures)
+            and len(failures) == len(self.cases)
+        ):
+            return "not implemented"
+        if any(f.kind == "timeout" for f in failures):
+            return "timed out"
+        if any(f.kind == "crash" for f in failures):
+            return "crashed"
+        return "failed"

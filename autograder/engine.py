@@ -1,0 +1,301 @@
+"""Build the cases of a check, run them on an implementation, score and diagnose.
+
+Every front end (``ppo-course check``, ``ppo-course grade``, ``pytest autograder`` and
+nbgrader's test cells) goes through :func:`run_check`; none re-implements a comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import types
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from autograder import fixtures as fixture_files
+from autograder.core import (
+    NO_VALUE,
+    Case,
+    CaseResult,
+    Check,
+    CheckResult,
+    Failure,
+    Mistake,
+    Outcome,
+    resolve_probe,
+    run_probe_in_process,
+)
+from autograder.values import compare
+from course import impl as impl_loader
+from course import paths
+from course.modules import MODULES, Module
+
+HIDDEN_SEED_ENV = "PPO_COURSE_HIDDEN_SEED"
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def load_checks(module: Module) -> list[Check]:
+    """The checks of a module, from ``autograder/checks/<module.name>.py``.
+
+    Raises:
+        KeyError: the module has no checks yet.
+    """
+    try:
+        source = importlib.import_module(f"autograder.checks.{module.name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"autograder.checks.{module.name}":
+            raise KeyError(f"module {module.id} has no checks yet") from None
+        raise
+    return list(source.CHECKS)
+
+
+def graded_modules() -> list[Module]:
+    """The modules that have checks, in course order."""
+    return [m for m in MODULES if (paths.AUTOGRADER_DIR / "checks" / m.filename).is_file()]
+
+
+_REFERENCE_CACHE: dict[str, Any] = {}
+
+
+def reference(module: Module) -> Any | None:
+    """The reference implementation of a module, or None where ``solutions/`` is absent."""
+    if module.id not in _REFERENCE_CACHE:
+        if not (paths.SOLUTIONS_DIR / module.filename).is_file():
+            return None
+        loaded = impl_loader.Implementation("solutions")
+        _REFERENCE_CACHE[module.id] = loaded.module(module)
+    return _REFERENCE_CACHE[module.id]
+
+
+def hidden_seed() -> int | None:
+    """The seed of the hidden cases: ``$PPO_COURSE_HIDDEN_SEED`` if set, else one derived
+    from the reference files, so that grading the same submission twice gives the same
+    result. None where the reference is absent (hidden cases then do not run)."""
+    if os.environ.get(HIDDEN_SEED_ENV):
+        return int(os.environ[HIDDEN_SEED_ENV])
+    if not paths.SOLUTIONS_DIR.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(paths.SOLUTIONS_DIR.glob("m[0-9][0-9]_*.py")):
+        digest.update(path.read_bytes())
+    return int.from_bytes(digest.digest()[:6], "big")
+
+
+def _generator(seed: int, check: Check) -> torch.Generator:
+    mixed = hashlib.sha256(f"{seed}/{check.id}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(mixed[:6], "big"))
+
+
+# ----------------------------------------------------------------------------- cases
+
+
+def override(namespace: Any, **functions: Any) -> types.SimpleNamespace:
+    """A namespace like ``namespace`` with some names replaced (for mistakes)."""
+    base = dict(vars(namespace)) if namespace is not None else {}
+    base.update(functions)
+    return types.SimpleNamespace(**base)
+
+
+def build_cases(
+    check: Check, reference_ns: Any | None, seed: int | None, fixture_cases=None
+) -> tuple[list[Case], list[str]]:
+    """All the cases of ``check``: known outputs, hidden (if a reference and a seed are
+    available), properties. Returns the cases and notes for the report."""
+    notes: list[str] = []
+    if fixture_cases is None:
+        fixture_cases = fixture_files.load(check.module)
+    cases: list[Case] = []
+    for raw in fixture_cases:
+        if raw["function"] != check.function:
+            continue
+        cases.append(
+            Case(
+                check,
+                raw["name"],
+                "known",
+                raw["inputs"],
+                probe=resolve_probe(raw["probe"]),
+                expected=raw["expected"],
+                note=raw.get("note", ""),
+            )
+        )
+    if check.hidden:
+        if reference_ns is None or seed is None:
+            notes.append("hidden cases run where the reference solutions are installed")
+        else:
+            generator = _generator(seed, check)
+            for hidden in check.hidden:
+                for name, inputs in hidden.draw(generator):
+                    outcome = run_probe_in_process(
+                        hidden.probe, reference_ns, check.function, inputs
+                    )
+                    if not isinstance(outcome, Outcome):
+                        raise RuntimeError(
+                            f"the reference failed on hidden case {check.id}/{name}: "
+                            f"{outcome.message}"
+                        )
+                    cases.append(
+                        Case(
+                            check,
+                            f"hidden: {name}",
+                            "hidden",
+                            inputs,
+                            probe=hidden.probe,
+                            expected=outcome.value,
+                            note=hidden.note,
+                            weight=hidden.weight,
+                        )
+                    )
+    for prop in check.properties:
+        inputs = prop.inputs()
+        expected = prop.expect(inputs) if prop.expect is not None else NO_VALUE
+        cases.append(
+            Case(
+                check,
+                f"property: {prop.name}",
+                "property",
+                inputs,
+                probe=prop.probe,
+                expected=expected,
+                predicate=prop.predicate,
+                note=prop.note,
+                rtol=prop.rtol,
+                atol=prop.atol,
+                weight=prop.weight,
+            )
+        )
+    return cases, notes
+
+
+def diagnose(case: Case, received: Any, reference_ns: Any | None) -> list[Mistake]:
+    """The catalogued mistakes whose output on this case matches what was received."""
+    found = []
+    rtol, atol = case.tolerances
+    for mistake in case.check.mistakes:
+        namespace = override(reference_ns, **{case.check.function: mistake.fn})
+        outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
+        if isinstance(outcome, Outcome) and compare(outcome.value, received, rtol, atol) is None:
+            found.append(mistake)
+    return found
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+class Executor(Protocol):
+    """Runs probes on one implementation (in this process or in a worker)."""
+
+    def start(self, check: Check) -> Failure | None: ...
+
+    def run(self, case: Case, timeout: float) -> Outcome | Failure: ...
+
+
+class InProcessExecutor:
+    """Runs probes here, on a namespace (a module, or a notebook's globals)."""
+
+    def __init__(self, namespace: Any, student_files=()) -> None:
+        if isinstance(namespace, dict):
+            namespace = types.SimpleNamespace(**namespace)
+        self.namespace = namespace
+        self.student_files = tuple(student_files)
+
+    def start(self, check: Check) -> Failure | None:
+        if not hasattr(self.namespace, check.function):
+            return Failure("missing", f"no `{check.function}` is defined")
+        return None
+
+    def run(self, case: Case, timeout: float) -> Outcome | Failure:
+        return run_probe_in_process(
+            case.probe, self.namespace, case.check.function, case.inputs, self.student_files
+        )
+
+
+# ----------------------------------------------------------------------------- running
+
+
+_STOPPING = {
+    "crash": "the process running the code died on an earlier case",
+    "timeout": "an earlier case used up the check's time limit",
+}
+
+
+def run_check(
+    check: Check,
+    executor: Executor,
+    reference_ns: Any | None = None,
+    seed: int | None = None,
+    cases: list[Case] | None = None,
+) -> CheckResult:
+    """Run every case of ``check`` and diagnose the failures."""
+    notes: list[str] = []
+    if cases is None:
+        cases, notes = build_cases(check, reference_ns, seed)
+    result = CheckResult(check, notes=notes)
+    problem = executor.start(check)
+    if problem is not None:
+        result.error = problem
+        return result
+    import time
+
+    deadline = time.monotonic() + check.timeout
+    stopped: Failure | None = None
+    for case in cases:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            result.cases.append(
+                CaseResult(
+                    case,
+                    False,
+                    failure=Failure(
+                        "not_run", f"the check's {check.timeout:g} s time limit was spent"
+                    ),
+                )
+            )
+            continue
+        if stopped is not None:
+            result.cases.append(CaseResult(case, False, failure=stopped))
+            continue
+        outcome = executor.run(case, remaining)
+        if isinstance(outcome, Failure):
+            result.cases.append(CaseResult(case, False, failure=outcome))
+            if outcome.kind in _STOPPING:
+                stopped = Failure("not_run", _STOPPING[outcome.kind])
+            continue
+        mismatch = case.judge(outcome.value)
+        if mismatch is None:
+            result.cases.append(CaseResult(case, True, received=outcome.value))
+            continue
+        result.cases.append(
+            CaseResult(
+                case,
+                False,
+                received=outcome.value,
+                mismatch=mismatch,
+                diagnoses=diagnose(case, outcome.value, reference_ns),
+            )
+        )
+    return result
+
+
+@dataclass
+class ModuleResult:
+    module: Module
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str | None = None  # a usage problem: missing file, file that does not import
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 2)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(c.max_score for c in self.checks))
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(c.passed for c in self.checks)

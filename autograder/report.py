@@ -1,0 +1,224 @@
+"""What students and instructors read: the terminal report and Gradescope's results.json."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from autograder.core import NO_VALUE, CaseResult, CheckResult
+from autograder.engine import ModuleResult
+from autograder.values import show
+
+MAX_CASES_SHOWN = 3
+
+
+class Style:
+    """ANSI colours when writing to a terminal that wants them."""
+
+    def __init__(self, enabled: bool, unicode: bool = True) -> None:
+        self.enabled = enabled
+        self.ok = "✓" if unicode else "+"
+        self.bad = "✗" if unicode else "x"
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def green(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    @classmethod
+    def for_stream(cls, stream: Any = None) -> Style:
+        import os
+
+        stream = stream or sys.stdout
+        tty = hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+        encoding = (getattr(stream, "encoding", None) or "").lower()
+        return cls(bool(tty), unicode="utf" in encoding)
+
+
+PLAIN = Style(False)
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _inputs(case_result: CaseResult) -> str:
+    parts = [f"{name} = {show(value)}" for name, value in case_result.case.inputs.items()]
+    return "\n".join(parts)
+
+
+def case_feedback(case_result: CaseResult) -> str:
+    """Everything a student needs to understand one failing case."""
+    case = case_result.case
+    kind = {"known": "known output", "hidden": "hidden case", "property": "property"}[case.kind]
+    lines = [f'case "{case.name}" ({kind})']
+    if case.note:
+        lines.append(f"  what it checks: {case.note}")
+    if case_result.failure is not None:
+        lines.append(_indent(case_result.failure.describe(), "  "))
+        if case_result.failure.kind in ("exception", "timeout", "crash", "mutated", "unsendable"):
+            lines.append("  inputs:")
+            lines.append(_indent(_inputs(case_result), "    "))
+        return "\n".join(lines)
+    lines.append("  inputs:")
+    lines.append(_indent(_inputs(case_result), "    "))
+    if case.expected is not NO_VALUE:
+        lines.append(f"  expected: {show(case.expected)}")
+    lines.append(f"  received: {show(case_result.received)}")
+    mismatch = case_result.mismatch
+    if mismatch is not None:
+        lines.append(f"  problem:  {mismatch.message}")
+        if mismatch.max_diff is not None:
+            rtol, atol = case.tolerances
+            lines.append(
+                f"  largest difference: {mismatch.max_diff:.3g} (tolerance rtol={rtol:g}, "
+                f"atol={atol:g})"
+            )
+    for mistake in case_result.diagnoses:
+        lines.append(f"  likely misconception: {mistake.title}.")
+        lines.append(_indent(mistake.explanation, "    "))
+    return "\n".join(lines)
+
+
+def check_feedback(result: CheckResult) -> str:
+    """The feedback for one check: empty when it passed."""
+    check = result.check
+    if result.passed:
+        return ""
+    if result.error is not None:
+        return f"{result.error.describe()}\n(docs: {check.docs})"
+    if result.status == "not implemented":
+        return (
+            f"{check.function} is not implemented yet: replace the `raise NotImplementedError` "
+            f"in {check.module.filename}.\n(docs: {check.docs})"
+        )
+    failing = [c for c in result.cases if not c.passed]
+    lines = [f"{len(failing)} of {len(result.cases)} cases failed."]
+    not_run = [c for c in failing if c.failure is not None and c.failure.kind == "not_run"]
+    failing = [c for c in failing if c not in not_run]
+    shown: list[CaseResult] = []
+    repeats: dict[str, int] = {}
+    rest: list[CaseResult] = []
+    for case_result in failing:
+        failure = case_result.failure
+        key = f"{failure.message}\n{failure.line}" if failure is not None else None
+        if key is not None and key in repeats:
+            repeats[key] += 1
+        elif len(shown) < MAX_CASES_SHOWN:
+            shown.append(case_result)
+            if key is not None:
+                repeats[key] = 0
+        else:
+            rest.append(case_result)
+    for case_result in shown:
+        lines.append(case_feedback(case_result))
+        failure = case_result.failure
+        if failure is not None and repeats.get(f"{failure.message}\n{failure.line}"):
+            count = repeats[f"{failure.message}\n{failure.line}"]
+            lines.append(f"  (the same on {count} more case{'s' if count > 1 else ''})")
+    if rest:
+        names = ", ".join(f'"{c.case.name}"' for c in rest)
+        lines.append(f"... and {len(rest)} more: {names}")
+    if not_run:
+        count = len(not_run)
+        lines.append(
+            f"{count} more case{'s were' if count > 1 else ' was'} not run: "
+            f"{not_run[0].failure.message}"
+        )
+    lines.append(f"(docs: {check.docs})")
+    return "\n".join(lines)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def module_table(result: ModuleResult, style: Style = PLAIN) -> str:
+    module = result.module
+    lines = [style.bold(f"{module.id}  {module.title}")]
+    width = max([len(c.check.function) for c in result.checks] + [10])
+    for check_result in result.checks:
+        mark = style.green(style.ok) if check_result.passed else style.red(style.bad)
+        points = f"{_points(check_result.score):>5} / {_points(check_result.max_score):<3}"
+        status = check_result.status
+        if check_result.passed:
+            detail = f"passed ({len(check_result.cases)} cases)"
+        elif status == "failed":
+            failed = sum(not c.passed for c in check_result.cases)
+            detail = f"failed ({failed} of {len(check_result.cases)} cases)"
+        else:
+            detail = status
+        lines.append(f"  {mark} {check_result.check.function:<{width}}  {points} {detail}")
+    total = f"{_points(result.score):>5} / {_points(result.max_score):<3}"
+    lines.append(f"    {'total':<{width}}  {total}")
+    return "\n".join(lines)
+
+
+def render(results: list[ModuleResult], style: Style = PLAIN) -> str:
+    """The full terminal report: a table per module, then the details of every failure."""
+    out = [""]
+    for result in results:
+        out.append(module_table(result, style))
+        out.append("")
+    failures = [
+        c for r in results for c in r.checks if not c.passed and c.status != "not implemented"
+    ]
+    if failures:
+        out.append(style.bold("What went wrong"))
+        out.append("")
+        for check_result in failures:
+            out.append(style.bold(check_result.check.id))
+            out.append(_indent(check_feedback(check_result), "  "))
+            out.append("")
+    for result in results:
+        todo = [c.check.function for c in result.checks if c.status == "not implemented"]
+        if todo:
+            out.append(
+                f"Not implemented yet in {result.module.filename}: {', '.join(todo)}\n"
+                f"  (docs: docs/{result.module.docs_page})"
+            )
+    if any(c.status == "not implemented" for r in results for c in r.checks):
+        out.append("")
+    notes = sorted({n for r in results for c in r.checks for n in c.notes})
+    for note in notes:
+        out.append(style.dim(f"note: {note}"))
+    score = sum(r.score for r in results)
+    possible = sum(r.max_score for r in results)
+    summary = ", ".join(f"{r.module.id} {_points(r.score)}/{_points(r.max_score)}" for r in results)
+    verdict = style.green("all checks pass") if all(r.passed for r in results) else ""
+    out.append(
+        style.bold(f"Score: {_points(round(score, 2))} / {_points(possible)}")
+        + f"  ({summary}){'  ' + verdict if verdict else ''}"
+    )
+    return "\n".join(out)
+
+
+def gradescope(results: list[ModuleResult]) -> dict[str, Any]:
+    """Gradescope's results.json: ``score`` and one test per check."""
+    tests = []
+    for result in results:
+        for check_result in result.checks:
+            feedback = check_feedback(check_result)
+            summary = check_result.check.summary
+            output = feedback or f"passed all {len(check_result.cases)} cases"
+            tests.append(
+                {
+                    "name": f"{check_result.check.id}" + (f": {summary}" if summary else ""),
+                    "score": check_result.score,
+                    "max_score": check_result.max_score,
+                    "status": "passed" if check_result.passed else "failed",
+                    "output": output,
+                }
+            )
+    score = round(sum(t["score"] for t in tests), 2)
+    return {"score": score, "tests": tests}

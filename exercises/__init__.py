@@ -1,0 +1,1 @@
+"""Your implementations of the graded functions (generated stubs)."""

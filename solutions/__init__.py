@@ -1,0 +1,1 @@
+"""Reference implementations: the one source of every exercise."""
