@@ -1,0 +1,315 @@
+"""The ``ppo-course`` command.
+
+Students:    check, train
+Instructors: grade, notebooks
+Maintainers: build, fixtures
+
+Exit codes: 0 success; 1 some checks failed (or a training run did not reach its goal
+where one was required); 2 a usage error (unknown module, missing folder or file, a file
+that does not import), with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; its message is one line."""
+
+
+def _modules(names: list[str]):
+    from autograder.engine import graded_modules
+    from course.modules import lookup
+
+    available = graded_modules()
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        try:
+            module = lookup(name)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        if module not in available:
+            ready = ", ".join(m.id for m in available)
+            raise UsageError(f"module {module.id} has no checks yet (graded modules: {ready})")
+        if module not in chosen:
+            chosen.append(module)
+    return chosen
+
+
+# ----------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder import report
+    from autograder.grading import grade_folder
+    from course import impl
+
+    modules = _modules(args.modules)
+    try:
+        folder = impl.resolve(args.impl)
+    except impl.ImplError as exc:
+        raise UsageError(str(exc)) from None
+    style = report.Style.for_stream(sys.stdout) if not args.no_color else report.PLAIN
+    label = impl.describe(args.impl)
+    if label != str(folder):
+        label = f"{label} ({folder})"
+    print(f"Checking {label}", flush=True)
+    results = grade_folder(
+        folder,
+        modules,
+        seed=args.hidden_seed,
+        memory_mb=args.memory_mb,
+        timeout=args.timeout,
+    )
+    print(report.render(results, style))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.gradescope(results), indent=2) + "\n")
+    errors = [r.error for r in results if r.error]
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+# ----------------------------------------------------------------------------- grade
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.bulk import grade_submissions
+
+    modules = _modules(args.modules)
+    root = Path(args.submissions)
+    if not root.is_dir():
+        raise UsageError(f"no such folder: {root}")
+    return grade_submissions(
+        root,
+        modules,
+        out=Path(args.out),
+        feedback=Path(args.feedback) if args.feedback else None,
+        seed=args.hidden_seed,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+    )
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from course import singlesource
+    from course.modules import lookup
+
+    try:
+        modules = [lookup(m) for m in args.modules] or None
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    if args.check:
+        expected = singlesource.expected_exercises(modules)
+        stale = [
+            name
+            for name, text in expected.items()
+            if not (singlesource.paths.EXERCISES_DIR / name).is_file()
+            or (singlesource.paths.EXERCISES_DIR / name).read_text() != text
+        ]
+        if stale:
+            print(f"out of date: {', '.join(stale)} (run: ppo-course build)")
+            return EXIT_FAILED
+        print(f"exercises/ is up to date ({len(expected)} files)")
+        return EXIT_OK
+    result = singlesource.build(modules, force=args.force)
+    print(f"exercises/: {result.summary()}")
+    if result.kept:
+        print("edited files were kept; pass --force to overwrite them")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    from autograder import engine, fixtures
+
+    modules = _modules(args.modules)
+    for module in modules:
+        reference = engine.reference(module)
+        if reference is None:
+            raise UsageError("fixtures are written from solutions/, which this copy lacks")
+        checks = engine.load_checks(module)
+        if args.check:
+            current = fixtures.fixture_path(module)
+            fresh = fixtures.dumps(fixtures.generate(module, checks, reference))
+            if not current.is_file() or current.read_text() != fresh:
+                print(f"{current.name}: differs from what the reference gives now")
+                return EXIT_FAILED
+            print(f"{current.name}: up to date")
+            continue
+        path = fixtures.write(module, checks, reference)
+        count = sum(len(c.fixtures) for c in checks)
+        print(
+            f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+            f" ({count} cases)"
+        )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from course import notebooks
+
+    modules = _modules(args.modules)
+    written = notebooks.write_course(Path(args.out), modules)
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from course.train import run_from_cli
+
+    return run_from_cli(args)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _add_grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time limit of each check, in seconds (default: the check's own, 20 s)",
+    )
+    parser.add_argument(
+        "--hidden-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the hidden cases (default: $PPO_COURSE_HIDDEN_SEED, or one derived "
+        "from solutions/)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=4096,
+        metavar="MB",
+        help="memory limit of the process that runs the submission (default 4096)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from course.train import add_train_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="ppo-course",
+        description="Proximal Policy Optimization from first principles: check your "
+        "exercises, train agents with your own code, grade submissions.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = sub.add_parser(
+        "check",
+        help="grade an implementation and explain what is wrong",
+        description="Run the autograder's checks on an implementation.",
+    )
+    check.add_argument("modules", nargs="*", metavar="MODULE", help="m01, m02, ... (default: all)")
+    check.add_argument(
+        "--impl",
+        default="exercises",
+        help="exercises (default), solutions, or a folder laid out like exercises/",
+    )
+    check.add_argument("--json", metavar="FILE", help="also write Gradescope's results.json")
+    check.add_argument("--no-color", action="store_true", help="plain text output")
+    _add_grading_options(check)
+    check.set_defaults(func=cmd_check)
+
+    grade = sub.add_parser(
+        "grade",
+        help="grade many submissions into a grade sheet",
+        description="Grade every submission in a folder: each sub-folder (a student's "
+        "files mNN_*.py) is graded on its own; a CSV grade sheet and per-student feedback "
+        "are written.",
+    )
+    grade.add_argument("submissions", help="folder with one sub-folder per student")
+    grade.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
+    grade.add_argument("--out", default="grades.csv", help="grade sheet (default grades.csv)")
+    grade.add_argument(
+        "--feedback", metavar="DIR", help="write each student's report and results.json here"
+    )
+    _add_grading_options(grade)
+    grade.set_defaults(func=cmd_grade)
+
+    train = sub.add_parser(
+        "train",
+        help="train an agent with an implementation's functions",
+        description="Train an agent on a gymnasium environment, calling the graded functions "
+        "of the chosen implementation.",
+    )
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+
+    build = sub.add_parser(
+        "build",
+        help="generate exercises/ from solutions/",
+        description="Write the exercise stubs from the reference solutions. Files a student "
+        "has edited are kept unless --force.",
+    )
+    build.add_argument("modules", nargs="*", metavar="MODULE")
+    build.add_argument("--force", action="store_true", help="overwrite edited files")
+    build.add_argument("--check", action="store_true", help="only report whether up to date")
+    build.set_defaults(func=cmd_build)
+
+    fixtures = sub.add_parser(
+        "fixtures",
+        help="regenerate the fixture files of known outputs",
+        description="Write autograder/fixtures/*.json from the case definitions and the "
+        "reference solutions.",
+    )
+    fixtures.add_argument("modules", nargs="*", metavar="MODULE")
+    fixtures.add_argument("--check", action="store_true", help="only report whether up to date")
+    fixtures.set_defaults(func=cmd_fixtures)
+
+    notebooks = sub.add_parser(
+        "notebooks",
+        help="write nbgrader source notebooks",
+        description="Write an nbgrader course folder: source/<module>/<module>.ipynb for each "
+        "module, with solution regions and autograded test cells, plus nbgrader_config.py.",
+    )
+    notebooks.add_argument("out", help="the nbgrader course folder to write into")
+    notebooks.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
+    notebooks.set_defaults(func=cmd_notebooks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"ppo-course {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
