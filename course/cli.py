@@ -2,7 +2,7 @@
 
 Students:    check, train
 Instructors: grade, notebooks
-Maintainers: build, fixtures
+Maintainers: build, fixtures, figures
 
 Exit codes: 0 success; 1 some checks failed (or a training run did not reach its goal
 where one was required); 2 a usage error (unknown module, missing folder or file, a file
@@ -177,6 +177,21 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- figures
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from course import figures
+
+    try:
+        written = figures.draw(args.names or None)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- train
 
 
@@ -295,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument("out", help="the nbgrader course folder to write into")
     notebooks.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
     notebooks.set_defaults(func=cmd_notebooks)
+
+    figures = sub.add_parser(
+        "figures",
+        help="redraw the docs' figures",
+        description="Draw the figures of the docs into docs/assets/figures/.",
+    )
+    figures.add_argument("names", nargs="*", metavar="NAME", help="file names (default: all)")
+    figures.set_defaults(func=cmd_figures)
     return parser
 
 

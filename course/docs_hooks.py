@@ -1,0 +1,208 @@
+"""MkDocs hook: pages take their numbers from the course's own files, never pasted copies.
+
+A line holding only a directive is replaced by Markdown built from the live sources:
+
+``{{ fixture m01 discounted_returns "hand: one episode, gamma 0.5" }}``
+    a worked example: the inputs, the note and the expected output of a fixture case,
+    read from ``autograder/fixtures/``;
+``{{ mistakes m01 discounted_returns }}``
+    the catalogued mistakes the checks of that function recognise;
+``{{ checks m01 }}``
+    the table of a module's graded functions: points and evidence;
+``{{ exercise m01 }}``
+    the exercise box: file, functions, how it is graded, the command.
+
+An unknown directive, module, function or case stops the build.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import numpy as np
+import torch
+from mkdocs.exceptions import PluginError
+
+DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{\s*(?P<body>[a-z_]+\s.*?)\s*\}\}[ \t]*$", re.M)
+
+
+def _module(key: str):
+    from course.modules import lookup
+
+    try:
+        return lookup(key)
+    except KeyError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def _checks(module) -> list:
+    from autograder.engine import load_checks
+
+    try:
+        return load_checks(module)
+    except KeyError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def _check(module, function: str):
+    for check in _checks(module):
+        if check.function == function:
+            return check
+    raise PluginError(f"{module.id} has no check of {function!r}")
+
+
+def format_value(value: Any) -> str:
+    """A value as a reader wants to see it: arrays as grids, 4 decimals."""
+    if isinstance(value, torch.Tensor):
+        array = value.detach().cpu().numpy()
+        if array.ndim == 0:
+            return _number(array.item())
+        return np.array2string(
+            array, precision=4, separator=", ", suppress_small=True, max_line_width=72
+        )
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {format_value(v)}" for k, v in value.items())
+    return repr(value)
+
+
+def _number(x: Any) -> str:
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).removeprefix("torch.")
+        shape = "×".join(str(s) for s in value.shape) or "scalar"
+        return f"  # {dtype}, {shape}"
+    return ""
+
+
+def _block(name: str, value: Any) -> list[str]:
+    text = format_value(value)
+    if "\n" not in text:
+        return [f"{name} = {text}{_describe(value)}"]
+    pad = " " * (len(name) + 3)
+    lines = text.splitlines()
+    return [f"{name} = {lines[0]}{_describe(value)}"] + [pad + line for line in lines[1:]]
+
+
+def render_fixture(module_key: str, function: str, name: str) -> str:
+    from autograder import fixtures
+
+    module = _module(module_key)
+    try:
+        case = fixtures.find(module, function, name)
+    except KeyError as exc:
+        raise PluginError(str(exc)) from None
+    code: list[str] = []
+    for key, value in case["inputs"].items():
+        code += _block(key, value)
+    code.append("")
+    code += _block(f"{function}(...)", case["expected"])
+    origin = "worked out by hand" if case["source"] == "hand" else "computed by the reference"
+    body = [case["note"], ""] if case["note"] else []
+    body += ["```python", *code, "```", ""]
+    body.append(
+        f"Expected output {origin}; a known output of `ppo-course check {module.id}` "
+        "(values shown to 4 decimals)."
+    )
+    title = name.replace('"', "'")
+    indented = [f"    {line}" if line else "" for line in body]
+    return "\n".join([f'!!! example "{title}"', "", *indented])
+
+
+def render_mistakes(module_key: str, function: str) -> str:
+    check = _check(_module(module_key), function)
+    if not check.mistakes:
+        raise PluginError(f"{check.id} has no catalogued mistakes")
+    lines = [
+        f"The checks of `{function}` recognise these mistakes and name them in their feedback:",
+        "",
+    ]
+    for mistake in check.mistakes:
+        lines.append(f"- **{mistake.title[0].upper()}{mistake.title[1:]}.** {mistake.explanation}")
+    return "\n".join(lines)
+
+
+def render_checks(module_key: str) -> str:
+    from autograder import fixtures
+
+    module = _module(module_key)
+    known = fixtures.load(module)
+    lines = [
+        "| graded function | points | known outputs (by hand) | hidden cases | properties "
+        "| catalogued mistakes |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    for check in _checks(module):
+        cases = [c for c in known if c["function"] == check.function]
+        hand = sum(c["source"] == "hand" for c in cases)
+        hidden = "yes" if check.hidden else "no"
+        lines.append(
+            f"| [`{check.function}`](#{check.function}) | {check.points} | {len(cases)} ({hand}) "
+            f"| {hidden} | {len(check.properties)} | {len(check.mistakes)} |"
+        )
+    return "\n".join(lines)
+
+
+def render_exercise(module_key: str) -> str:
+    module = _module(module_key)
+    checks = _checks(module)
+    functions = ", ".join(f"[`{c.function}`](#{c.function})" for c in checks)
+    points = sum(c.points for c in checks)
+    body = [
+        f"**File:** `exercises/{module.filename}` (or the module's notebook, see "
+        "[for instructors](../guides/instructors.md)).",
+        "",
+        f"**Write:** {functions}.",
+        "",
+        f"**Check your work:** `ppo-course check {module.id}`: {points} points, from known "
+        "outputs, hidden cases your instructor draws at grading time, and properties such as "
+        "shapes, gradients and inputs left unmodified. The table below lists them; a failing "
+        "case shows its inputs, the expected and received values and, when it recognises "
+        "the mistake, what went wrong.",
+    ]
+    return "\n".join(
+        [f'!!! abstract "Exercise {module.id}"', ""]
+        + [f"    {line}" if line else "" for line in body]
+    )
+
+
+RENDERERS = {
+    "fixture": (render_fixture, 3),
+    "mistakes": (render_mistakes, 2),
+    "checks": (render_checks, 1),
+    "exercise": (render_exercise, 1),
+}
+
+
+def expand(markdown: str, where: str = "page") -> str:
+    """Replace every directive line of ``markdown``."""
+
+    def replace(match: re.Match) -> str:
+        words = shlex.split(match["body"])
+        name, args = words[0], words[1:]
+        if name not in RENDERERS:
+            raise PluginError(f"{where}: unknown directive {{{{ {name} }}}}")
+        renderer, arity = RENDERERS[name]
+        if len(args) != arity:
+            raise PluginError(f"{where}: {{{{ {name} }}}} takes {arity} arguments, got {args}")
+        text = renderer(*args)
+        indent = match["indent"]
+        return "\n".join(indent + line if line else line for line in text.splitlines())
+
+    return DIRECTIVE.sub(replace, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    return expand(markdown, page.file.src_path)
