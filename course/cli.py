@@ -100,6 +100,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         seed=args.hidden_seed,
         timeout=args.timeout,
         memory_mb=args.memory_mb,
+        jobs=args.jobs,
     )
 
 
@@ -268,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--feedback", metavar="DIR", help="write each student's report and results.json here"
     )
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     _add_grading_options(grade)
     grade.set_defaults(func=cmd_grade)
 

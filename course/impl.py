@@ -95,7 +95,8 @@ def import_module(folder: Path, module: Module, package: str | None = None) -> t
     except Exception as exc:  # the student's file: anything can happen
         where = _student_frame(exc, str(path))
         where = f" ({where})" if where else ""
-        message = f"{type(exc).__name__}: {exc}".strip()
+        text = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        message = f"{type(exc).__name__}: {text}".strip()
         raise ImplError(f"{module.filename} does not import: {message}{where}") from None
 
 
