@@ -38,6 +38,16 @@ STARTUP_TIMEOUT = 180.0
 # ----------------------------------------------------------------------------- the worker
 
 
+def reset_torch_state() -> None:
+    """Undo global changes an earlier submission's code may have made (default dtype,
+    autograd mode), so that every case starts from the same state."""
+    import torch
+
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+    torch.autograd.set_detect_anomaly(False)
+
+
 def _student_line(exc: BaseException, folder: str) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
     if not frames:
@@ -83,6 +93,7 @@ def worker_main(conn: Any, folder: str, memory_bytes: int, workdir: str) -> None
                 conn.send(("import", str(exc)))
             continue
         _, ref, function, inputs = message
+        reset_torch_state()
         seed_everything(0)
         try:
             value = plain(resolve_probe(ref)(namespace, function, inputs))

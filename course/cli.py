@@ -16,13 +16,11 @@ import json
 import sys
 from pathlib import Path
 
+from course.errors import UsageError
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A problem with how the command was called; its message is one line."""
 
 
 def _modules(names: list[str]):

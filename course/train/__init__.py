@@ -121,8 +121,8 @@ def run_from_cli(args: argparse.Namespace) -> int:
     import torch
 
     from course import impl as impl_loader
-    from course.cli import EXIT_OK, UsageError
     from course.envs import make_vector_env
+    from course.errors import UsageError
     from course.runlog import RunLog
     from course.train.common import apply_overrides, resolve_device, seed_everything
 
@@ -195,4 +195,4 @@ def run_from_cli(args: argparse.Namespace) -> int:
         f"Curve: {folder / 'curve.png'}",
         file=sys.stdout,
     )
-    return EXIT_OK
+    return 0
