@@ -117,7 +117,26 @@ def _not_implemented_message(exc: NotImplementedError, impl_label: str) -> str:
     )
 
 
-def run_from_cli(args: argparse.Namespace) -> int:
+def run(
+    env_id: str,
+    algo: str | None = None,
+    impl: str | Path = "exercises",
+    seed: int = 1,
+    total_steps: int | None = None,
+    device: str = "auto",
+    threads: int = 1,
+    out: str | Path | None = None,
+    settings: list[str] | tuple[str, ...] = (),
+    stop_when_solved: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``algo`` on ``env_id`` with the graded functions of ``impl``; return the
+    summary (also written to the run folder).
+
+    Raises:
+        UsageError: unknown algorithm or env, bad settings, missing implementation files,
+            or a graded function the training needs that is not implemented yet.
+    """
     import torch
 
     from course import impl as impl_loader
@@ -127,60 +146,79 @@ def run_from_cli(args: argparse.Namespace) -> int:
     from course.train.common import apply_overrides, resolve_device, seed_everything
 
     table = algorithms()
-    algo_name = args.algo or default_algo()
+    algo_name = algo or default_algo()
     if algo_name not in table:
         raise UsageError(f"unknown algorithm {algo_name!r} (known: {', '.join(table)})")
-    algo = table[algo_name]
+    chosen = table[algo_name]
     try:
-        impl = impl_loader.Implementation(args.impl)
-        for module in algo.modules:
-            impl.module(module)
+        implementation = impl_loader.Implementation(impl)
+        for module in chosen.modules:
+            implementation.module(module)
     except impl_loader.ImplError as exc:
         raise UsageError(str(exc)) from None
-    config = algo.config(**{**algo.base, **algo.defaults.get(args.env, {})})
+    config = chosen.config(**{**chosen.base, **chosen.defaults.get(env_id, {})})
     try:
-        config = apply_overrides(config, args.set)
-        if args.total_steps is not None:
-            config = dataclasses.replace(config, total_steps=args.total_steps)
-        device = resolve_device(args.device)
+        config = apply_overrides(config, list(settings))
+        if total_steps is not None:
+            config = dataclasses.replace(config, total_steps=total_steps)
+        torch_device = resolve_device(device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, args.threads))
-    seed_everything(args.seed)
+    if torch_device.type == "cpu":
+        torch.set_num_threads(max(1, threads))
+    seed_everything(seed)
     try:
-        envs = make_vector_env(args.env, config.num_envs, args.seed)
+        envs = make_vector_env(env_id, config.num_envs, seed)
     except Exception as exc:  # gymnasium's errors for unknown ids are long
-        raise UsageError(f"cannot make environment {args.env!r}: {exc}") from None
-    envs.reset(seed=args.seed)
+        raise UsageError(f"cannot make environment {env_id!r}: {exc}") from None
+    envs.reset(seed=seed)
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = Path(args.out or f"runs/{args.env}-{algo_name}-s{args.seed}-{stamp}")
+    folder = Path(out or f"runs/{env_id}-{algo_name}-s{seed}-{stamp}")
     header = {
-        "env": args.env,
+        "env": env_id,
         "algo": algo_name,
-        "seed": args.seed,
-        "impl": impl.label,
-        "device": str(device),
+        "seed": seed,
+        "impl": implementation.label,
+        "device": str(torch_device),
         "config": dataclasses.asdict(config),
     }
     log = RunLog(
         folder,
         header,
-        SOLVED_THRESHOLDS.get(args.env),
+        SOLVED_THRESHOLDS.get(env_id),
         config.total_steps,
         config.num_envs,
-        progress=not args.no_progress,
+        progress=progress,
     )
     steps = 0
     try:
-        steps = algo.train(envs, impl, config, device, log, not args.keep_going)
+        steps = chosen.train(envs, implementation, config, torch_device, log, stop_when_solved)
     except NotImplementedError as exc:
         log.close(steps)
-        raise UsageError(_not_implemented_message(exc, impl.label)) from None
+        raise UsageError(_not_implemented_message(exc, implementation.label)) from None
     finally:
         envs.close()
     summary = log.close(steps)
+    summary["folder"] = str(folder)
+    return summary
+
+
+def run_from_cli(args: argparse.Namespace) -> int:
+    summary = run(
+        args.env,
+        algo=args.algo,
+        impl=args.impl,
+        seed=args.seed,
+        total_steps=args.total_steps,
+        device=args.device,
+        threads=args.threads,
+        out=args.out,
+        settings=args.set,
+        stop_when_solved=not args.keep_going,
+        progress=not args.no_progress,
+    )
+    folder = Path(summary.pop("folder"))
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
     solved = "solved" if summary["solved"] else "not solved"
@@ -190,9 +228,9 @@ def run_from_cli(args: argparse.Namespace) -> int:
         else ""
     )
     print(
-        f"{args.env} {algo_name}: {solved}{at}; final mean return "
-        f"{summary['final_mean_return']} after {steps} steps, {summary['wall_seconds']} s. "
-        f"Curve: {folder / 'curve.png'}",
+        f"{args.env} {summary['algo']}: {solved}{at}; final mean return "
+        f"{summary['final_mean_return']} after {summary['total_steps']} steps, "
+        f"{summary['wall_seconds']} s. Curve: {folder / 'curve.png'}",
         file=sys.stdout,
     )
     return 0

@@ -1,0 +1,72 @@
+"""Learning curves of REINFORCE (m01) and REINFORCE with a baseline (m02) on CartPole-v1,
+trained with the reference implementation on three seeds."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+from course.envs import SOLVED_THRESHOLDS, SOLVED_WINDOW
+from course.plotting import _pyplot, rolling_mean
+
+SEEDS = (1, 2, 3)
+ENV = "CartPole-v1"
+
+
+def _episodes(algo: str, seed: int) -> tuple[list[int], list[float]]:
+    from course.train import run
+
+    with tempfile.TemporaryDirectory() as folder:
+        run(ENV, algo=algo, impl="solutions", seed=seed, out=folder, progress=False)
+        with open(Path(folder) / "episodes.csv") as f:
+            rows = list(csv.DictReader(f))
+    return [int(r["global_step"]) for r in rows], [float(r["return"]) for r in rows]
+
+
+def _curves(ax, algo: str, color: str, label: str) -> None:
+    for i, seed in enumerate(SEEDS):
+        steps, returns = _episodes(algo, seed)
+        ax.plot(
+            steps,
+            rolling_mean(returns, SOLVED_WINDOW),
+            color=color,
+            lw=1.5,
+            alpha=0.9,
+            label=label if i == 0 else None,
+        )
+        ax.plot(steps[-1:], rolling_mean(returns, SOLVED_WINDOW)[-1:], "o", color=color, ms=4)
+
+
+def _finish(ax, fig, path: Path, title: str) -> None:
+    ax.axhline(SOLVED_THRESHOLDS[ENV], color="tab:green", ls="--", lw=1, label="solved (475)")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"mean return of the last {SOLVED_WINDOW} episodes")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def reinforce_curves(path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    _curves(ax, "reinforce", "tab:blue", "REINFORCE, seeds 1-3")
+    _finish(ax, fig, path, "REINFORCE on CartPole-v1 (each run stops once solved: the dots)")
+    plt.close(fig)
+
+
+def baseline_comparison(path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    _curves(ax, "reinforce", "tab:blue", "REINFORCE")
+    _curves(ax, "reinforce-baseline", "tab:orange", "with a learned baseline")
+    _finish(ax, fig, path, "CartPole-v1, seeds 1-3: a learned baseline (m02) against none (m01)")
+    plt.close(fig)
+
+
+FIGURES = {
+    "m01_reinforce_cartpole.png": reinforce_curves,
+    "m02_baseline_comparison.png": baseline_comparison,
+}
