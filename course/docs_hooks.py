@@ -88,6 +88,11 @@ def _describe(value: Any) -> str:
 
 
 def _block(name: str, value: Any) -> list[str]:
+    """``name = value`` lines; a tuple or dict is split into one block per element."""
+    if isinstance(value, tuple):
+        return [line for i, item in enumerate(value) for line in _block(f"{name}[{i}]", item)]
+    if isinstance(value, dict):
+        return [line for key, item in value.items() for line in _block(f"{name}[{key!r}]", item)]
     text = format_value(value)
     if "\n" not in text:
         return [f"{name} = {text}{_describe(value)}"]

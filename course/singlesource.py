@@ -95,13 +95,17 @@ def docs_anchor(module: Module, qualname: str) -> str:
     return f"docs/{module.docs_page}#{qualname.split('.')[0]}"
 
 
-def stub_body(module: Module, qualname: str, indent: str) -> list[str]:
-    """The lines that replace one marked answer."""
+def stub_body(module: Module, qualname: str, indent: str, width: int = 100) -> list[str]:
+    """The lines that replace one marked answer, laid out as ``ruff format`` leaves them:
+    on one line when it fits in ``width``, else the message on a line of its own."""
+    message = f'"{module.id}.{qualname}: not implemented yet (see {docs_anchor(module, qualname)})"'
+    one_line = f"{indent}raise NotImplementedError({message})"
+    if len(one_line) <= width:
+        return [f"{indent}# YOUR CODE HERE", one_line]
     return [
         f"{indent}# YOUR CODE HERE",
         f"{indent}raise NotImplementedError(",
-        f'{indent}    "{module.id}.{qualname}: not implemented yet "',
-        f'{indent}    "(see {docs_anchor(module, qualname)})"',
+        f"{indent}    {message}",
         f"{indent})",
     ]
 

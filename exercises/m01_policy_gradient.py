@@ -46,8 +46,7 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, gamma: float)
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m01.discounted_returns: not implemented yet "
-        "(see docs/modules/m01_policy_gradient.md#discounted_returns)"
+        "m01.discounted_returns: not implemented yet (see docs/modules/m01_policy_gradient.md#discounted_returns)"
     )
 
 
@@ -74,8 +73,7 @@ def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.T
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m01.categorical_log_prob: not implemented yet "
-        "(see docs/modules/m01_policy_gradient.md#categorical_log_prob)"
+        "m01.categorical_log_prob: not implemented yet (see docs/modules/m01_policy_gradient.md#categorical_log_prob)"
     )
 
 
@@ -101,8 +99,7 @@ def categorical_entropy(logits: torch.Tensor) -> torch.Tensor:
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m01.categorical_entropy: not implemented yet "
-        "(see docs/modules/m01_policy_gradient.md#categorical_entropy)"
+        "m01.categorical_entropy: not implemented yet (see docs/modules/m01_policy_gradient.md#categorical_entropy)"
     )
 
 
@@ -130,8 +127,7 @@ def policy_gradient_loss(log_probs: torch.Tensor, weights: torch.Tensor) -> torc
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m01.policy_gradient_loss: not implemented yet "
-        "(see docs/modules/m01_policy_gradient.md#policy_gradient_loss)"
+        "m01.policy_gradient_loss: not implemented yet (see docs/modules/m01_policy_gradient.md#policy_gradient_loss)"
     )
 
 

@@ -39,8 +39,7 @@ def advantages_from_baseline(returns: torch.Tensor, values: torch.Tensor) -> tor
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m02.advantages_from_baseline: not implemented yet "
-        "(see docs/modules/m02_value_baseline.md#advantages_from_baseline)"
+        "m02.advantages_from_baseline: not implemented yet (see docs/modules/m02_value_baseline.md#advantages_from_baseline)"
     )
 
 
@@ -68,8 +67,7 @@ def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.T
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m02.normalize_advantages: not implemented yet "
-        "(see docs/modules/m02_value_baseline.md#normalize_advantages)"
+        "m02.normalize_advantages: not implemented yet (see docs/modules/m02_value_baseline.md#normalize_advantages)"
     )
 
 
@@ -97,8 +95,7 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m02.value_mse_loss: not implemented yet "
-        "(see docs/modules/m02_value_baseline.md#value_mse_loss)"
+        "m02.value_mse_loss: not implemented yet (see docs/modules/m02_value_baseline.md#value_mse_loss)"
     )
 
 
@@ -128,8 +125,7 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     """
     # YOUR CODE HERE
     raise NotImplementedError(
-        "m02.explained_variance: not implemented yet "
-        "(see docs/modules/m02_value_baseline.md#explained_variance)"
+        "m02.explained_variance: not implemented yet (see docs/modules/m02_value_baseline.md#explained_variance)"
     )
 
 

@@ -1,0 +1,1217 @@
+"""Checks and known mistakes for m03, the ratio objective and the trust region (TRPO)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.distributions import Categorical, kl_divergence
+
+from autograder import draw
+from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
+from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
+from course.modules import BY_ID
+
+MODULE = BY_ID["m03"]
+
+LN2 = math.log(2.0)
+
+
+def _log_prob_pair(seed: int, B: int, spread: float = 0.3) -> dict[str, Any]:
+    """Log-probabilities of B actions under an old policy and a nearby new one."""
+    g = draw.generator(seed)
+    old = -draw.uniform(g, B, low=0.1, high=3.0)
+    new = old + draw.normal(g, B, scale=spread)
+    return {"new_log_probs": new, "old_log_probs": old}
+
+
+def _draw_log_prob_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 1, 12)
+        old = -draw.uniform(g, B, low=0.1, high=3.0)
+        new = old + draw.normal(g, B, scale=draw.scalar(g, 0.05, 1.0))
+        cases.append(
+            (f"random batch {i + 1} (B={B})", {"new_log_probs": new, "old_log_probs": old})
+        )
+    return cases
+
+
+# ==== probability_ratio
+
+
+def ratio_inverted(new_log_probs, old_log_probs):
+    return torch.exp(old_log_probs.detach() - new_log_probs)
+
+
+def ratio_not_detached(new_log_probs, old_log_probs):
+    return torch.exp(new_log_probs - old_log_probs)
+
+
+def ratio_of_probabilities(new_log_probs, old_log_probs):
+    return new_log_probs.exp() / old_log_probs.detach().exp()
+
+
+PROBABILITY_RATIO = Check(
+    MODULE,
+    "probability_ratio",
+    points=2,
+    summary="r = exp(new - old), gradient through the new log-probs only",
+    fixtures=[
+        Fixture(
+            "hand: ratios 1, 2 and 1/2",
+            {
+                "new_log_probs": torch.tensor([-0.5, -1.0 + LN2, -1.0 - LN2]),
+                "old_log_probs": torch.tensor([-0.5, -1.0, -1.0]),
+            },
+            note="new - old = 0, ln 2 = 0.693147 and -ln 2, so r = exp(0) = 1, exp(ln 2) = 2 "
+            "and exp(-ln 2) = 0.5: the second action became twice as likely, the third half "
+            "as likely",
+            expected=torch.tensor([1.0, 2.0, 0.5]),
+        ),
+        Fixture("random batch", lambda: _log_prob_pair(101, B=8), note="eight actions"),
+        Fixture(
+            "very unlikely actions",
+            {
+                "new_log_probs": torch.tensor([-150.0, -120.0]),
+                "old_log_probs": torch.tensor([-149.0, -121.0]),
+            },
+            note="exp(-150) underflows to 0 in float32, but the ratio, exp(-1) and exp(1), "
+            "is an ordinary number",
+        ),
+    ],
+    hidden=[Hidden(_draw_log_prob_pairs)],
+    properties=[
+        Property(
+            "equal log-probabilities give ratio 1",
+            lambda: {
+                "new_log_probs": _log_prob_pair(102, B=6)["old_log_probs"],
+                "old_log_probs": _log_prob_pair(102, B=6)["old_log_probs"],
+            },
+            note="before the first update the new policy is the old one",
+            expect=lambda inputs: torch.ones(6),
+        ),
+        Property(
+            "gradient through new_log_probs is the ratio",
+            lambda: _log_prob_pair(103, B=5),
+            note="d exp(new - old) / d new = exp(new - old)",
+            probe=grad_wrt_first,
+            expect=lambda inputs: {
+                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
+                "grad": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
+            },
+        ),
+        Property(
+            "no gradient through old_log_probs",
+            lambda: _log_prob_pair(104, B=5),
+            note="old_log_probs requires grad here (as it would if it came straight from the "
+            "network); the ratio must treat it as a constant",
+            probe=grad_wrt_second,
+            weight=2.0,
+            expect=lambda inputs: {
+                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
+                "grad": torch.zeros(5),
+            },
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "inverted",
+            "pi_old / pi_new instead of pi_new / pi_old",
+            "The ratio weights the new policy's probability against the one that collected "
+            "the data: exp(new - old). Inverted, the surrogate's gradient points the wrong way.",
+            ratio_inverted,
+        ),
+        Mistake(
+            "no-detach",
+            "the gradient also flows into old_log_probs",
+            "pi_old is the fixed policy that sampled the actions. Detach old_log_probs so "
+            "only the new policy is optimised.",
+            ratio_not_detached,
+        ),
+        Mistake(
+            "exp-separately",
+            "exp(new) / exp(old) instead of exp(new - old)",
+            "Equal on paper, not in float32: exp of a log-probability below about -104 "
+            "underflows to 0 and the ratio becomes 0 / 0 = nan. Subtract first, then "
+            "exponentiate.",
+            ratio_of_probabilities,
+        ),
+    ],
+)
+
+
+# ==== surrogate_objective
+
+
+def _ratio_advantages(seed: int, B: int) -> dict[str, Any]:
+    g = draw.generator(seed)
+    return {
+        "ratio": draw.uniform(g, B, low=0.6, high=1.5),
+        "advantages": draw.normal(g, B, scale=2.0),
+    }
+
+
+def _draw_ratio_advantages(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 1, 12)
+        cases.append(
+            (
+                f"random batch {i + 1} (B={B})",
+                {
+                    "ratio": draw.uniform(g, B, low=0.5, high=2.0),
+                    "advantages": draw.normal(g, B, scale=2.0),
+                },
+            )
+        )
+    return cases
+
+
+def _policy_batch(seed: int, B: int, A: int) -> dict[str, Any]:
+    g = draw.generator(seed)
+    return {
+        "logits": draw.normal(g, B, A),
+        "actions": draw.integers(g, 0, A, B),
+        "advantages": draw.normal(g, B, scale=2.0),
+    }
+
+
+def surrogate_gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Build r = exp(log pi - log pi.detach()) (so r = 1) from logits that require grad, and
+    return the objective and its gradient with respect to the logits."""
+    logits = inputs["logits"].detach().clone().requires_grad_(True)
+    log_probs = torch.log_softmax(logits, dim=-1).gather(-1, inputs["actions"].unsqueeze(-1))
+    log_probs = log_probs.squeeze(-1)
+    ratio = torch.exp(log_probs - log_probs.detach())
+    objective = getattr(ns, function)(ratio, inputs["advantages"].clone())
+    if not isinstance(objective, torch.Tensor) or not objective.requires_grad:
+        return {"objective": objective, "grad": torch.zeros_like(logits)}
+    objective.sum().backward()
+    grad = logits.grad if logits.grad is not None else torch.zeros_like(logits)
+    return {"objective": objective, "grad": grad}
+
+
+def _vanilla_policy_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
+    logits = inputs["logits"].detach().clone().requires_grad_(True)
+    log_probs = Categorical(logits=logits).log_prob(inputs["actions"])
+    (log_probs * inputs["advantages"]).mean().backward()
+    return {"objective": inputs["advantages"].mean(), "grad": logits.grad}
+
+
+def surrogate_negated(ratio, advantages):
+    return -(ratio * advantages).mean()
+
+
+def surrogate_sum(ratio, advantages):
+    return (ratio * advantages).sum()
+
+
+def surrogate_log_ratio(ratio, advantages):
+    return (torch.log(ratio) * advantages).mean()
+
+
+SURROGATE_OBJECTIVE = Check(
+    MODULE,
+    "surrogate_objective",
+    points=2,
+    summary="mean(r * A), the vanilla policy gradient at r = 1",
+    fixtures=[
+        Fixture(
+            "hand: three samples",
+            {"ratio": torch.tensor([1.0, 2.0, 0.5]), "advantages": torch.tensor([3.0, 1.0, -2.0])},
+            note="products 1 * 3 = 3, 2 * 1 = 2 and 0.5 * -2 = -1 sum to 4; the mean is 4/3",
+            expected=torch.tensor(4.0 / 3.0),
+        ),
+        Fixture(
+            "hand: at ratio 1",
+            {
+                "ratio": torch.tensor([1.0, 1.0, 1.0, 1.0]),
+                "advantages": torch.tensor([1.0, -2.0, 0.5, 2.5]),
+            },
+            note="before any update r = 1 and the surrogate is the mean advantage, "
+            "(1 - 2 + 0.5 + 2.5) / 4 = 0.5",
+            expected=torch.tensor(0.5),
+        ),
+        Fixture("random batch", lambda: _ratio_advantages(111, B=9), note="nine samples"),
+    ],
+    hidden=[Hidden(_draw_ratio_advantages)],
+    properties=[
+        Property(
+            "at ratio 1 its gradient is the vanilla policy gradient",
+            lambda: _policy_batch(112, B=6, A=3),
+            note="r = exp(log pi - log pi.detach()) equals 1 but carries grad r = grad log pi, "
+            "so grad mean(r A) = grad mean(log pi * A), the gradient of m01",
+            probe=surrogate_gradient_probe,
+            weight=2.0,
+            expect=_vanilla_policy_gradient,
+        ),
+        Property(
+            "gradient with respect to the ratio is A / B",
+            lambda: _ratio_advantages(113, B=7),
+            note="d mean(r A) / d r_i = A_i / B",
+            probe=grad_wrt_first,
+            expect=lambda inputs: {
+                "output": (inputs["ratio"] * inputs["advantages"]).mean(),
+                "grad": inputs["advantages"] / 7,
+            },
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "negated",
+            "a loss (with a minus sign) instead of the objective",
+            "surrogate_objective returns the objective to maximise, mean(r A). The minus sign "
+            "belongs where an optimiser minimises it; the course's functions say which they "
+            "return.",
+            surrogate_negated,
+        ),
+        Mistake(
+            "sum",
+            "a sum over the batch instead of a mean",
+            "The surrogate estimates an expectation: a mean, which does not grow with the "
+            "batch size.",
+            surrogate_sum,
+        ),
+        Mistake(
+            "log-ratio",
+            "mean(log r * A) instead of mean(r * A)",
+            "That is m01's policy-gradient objective written with the ratio. It has the same "
+            "gradient at r = 1, but its value is 0 there, and away from r = 1 it is not the "
+            "importance-sampled estimate of the new policy's advantage.",
+            surrogate_log_ratio,
+        ),
+    ],
+)
+
+
+# ==== categorical_kl
+
+
+def _logit_pair(seed: int, B: int, A: int, scale: float = 1.0, spread: float = 0.5):
+    g = draw.generator(seed)
+    old = draw.normal(g, B, A, scale=scale)
+    return {"old_logits": old, "new_logits": old + draw.normal(g, B, A, scale=spread)}
+
+
+def _draw_logit_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
+        old = draw.normal(g, B, A, scale=2.0)
+        new = old + draw.normal(g, B, A, scale=draw.scalar(g, 0.1, 2.0))
+        cases.append(
+            (f"random batch {i + 1} (B={B}, A={A})", {"old_logits": old, "new_logits": new})
+        )
+    return cases
+
+
+def _torch_kl(inputs: dict[str, Any]) -> torch.Tensor:
+    return kl_divergence(
+        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
+    )
+
+
+def _kl_non_negative(received: Any, inputs: dict[str, Any]) -> str | None:
+    B = inputs["old_logits"].shape[0]
+    if not isinstance(received, torch.Tensor) or received.shape != (B,):
+        return f"expected a tensor of shape ({B},)"
+    if not torch.isfinite(received).all():
+        return "some KL values are not finite"
+    if (received < -1e-6).any():
+        return f"KL must be >= 0, got a minimum of {float(received.min()):.4g}"
+    return None
+
+
+def kl_swapped(old_logits, new_logits):
+    new_log_p = torch.log_softmax(new_logits, dim=-1)
+    old_log_p = torch.log_softmax(old_logits, dim=-1)
+    return (new_log_p.exp() * (new_log_p - old_log_p)).sum(dim=-1)
+
+
+def kl_log_of_softmax(old_logits, new_logits):
+    p = torch.softmax(old_logits, dim=-1)
+    q = torch.softmax(new_logits, dim=-1)
+    return (p * (torch.log(p) - torch.log(q))).sum(dim=-1)
+
+
+def kl_unnormalised_logits(old_logits, new_logits):
+    p = torch.softmax(old_logits, dim=-1)
+    return (p * (old_logits - new_logits)).sum(dim=-1)
+
+
+def kl_mean_over_actions(old_logits, new_logits):
+    old_log_p = torch.log_softmax(old_logits, dim=-1)
+    new_log_p = torch.log_softmax(new_logits, dim=-1)
+    return (old_log_p.exp() * (old_log_p - new_log_p)).mean(dim=-1)
+
+
+CATEGORICAL_KL = Check(
+    MODULE,
+    "categorical_kl",
+    points=3,
+    summary="exact KL(pi_old || pi_new) per state",
+    fixtures=[
+        Fixture(
+            "hand: two states",
+            {
+                "old_logits": torch.tensor([[0.0, 0.0], [1.0, 2.0]]),
+                "new_logits": torch.tensor([[0.0, math.log(3.0)], [11.0, 12.0]]),
+            },
+            note="row 0: p = (1/2, 1/2), q = (1/4, 3/4); KL = 0.5 ln(0.5 / 0.25) + "
+            "0.5 ln(0.5 / 0.75) = 0.5 * 0.693147 + 0.5 * (-0.405465) = 0.143841. "
+            "Row 1: adding 10 to every logit leaves the softmax unchanged, so KL = 0",
+            expected=torch.tensor([0.1438410, 0.0]),
+        ),
+        Fixture(
+            "random batch", lambda: _logit_pair(121, B=5, A=4), note="five states, four actions"
+        ),
+        Fixture(
+            "nearly deterministic policies",
+            {
+                "old_logits": torch.tensor([[0.0, -200.0, -200.0], [20.0, 0.0, -20.0]]),
+                "new_logits": torch.tensor([[0.0, -190.0, -210.0], [0.0, 0.0, 0.0]]),
+            },
+            note="row 0: the old policy's probabilities of actions 1 and 2 underflow to 0 in "
+            "float32; their terms are 0, not 0 * -inf = nan. Row 1: almost certain action 0 "
+            "against uniform, KL ~ ln 3",
+        ),
+    ],
+    hidden=[Hidden(_draw_logit_pairs)],
+    properties=[
+        Property(
+            "agrees with torch.distributions.kl_divergence",
+            lambda: _logit_pair(122, B=16, A=5, scale=2.0, spread=1.5),
+            expect=_torch_kl,
+        ),
+        Property(
+            "written without torch.distributions",
+            lambda: _logit_pair(126, B=3, A=3),
+            note="the exercise is to write the sum over actions with log-softmax",
+            probe=without_distributions,
+            expect=_torch_kl,
+        ),
+        Property(
+            "zero for equal logits",
+            lambda: {
+                "old_logits": _logit_pair(123, B=6, A=3)["old_logits"],
+                "new_logits": _logit_pair(123, B=6, A=3)["old_logits"],
+            },
+            note="KL(p || p) = 0",
+            expect=lambda inputs: torch.zeros(6),
+        ),
+        Property(
+            "non-negative",
+            lambda: _logit_pair(124, B=64, A=4, scale=4.0, spread=4.0),
+            note="Gibbs' inequality: KL >= 0 for any pair of distributions",
+            predicate=_kl_non_negative,
+        ),
+        Property(
+            "gradient with respect to new_logits is softmax(new) - softmax(old)",
+            lambda: _logit_pair(125, B=5, A=3, spread=1.0),
+            note="d KL(p || softmax(z)) / d z = softmax(z) - p; TRPO's Fisher-vector product "
+            "differentiates this twice",
+            probe=grad_wrt_second,
+            expect=lambda inputs: {
+                "output": _torch_kl(inputs),
+                "grad": torch.softmax(inputs["new_logits"], -1)
+                - torch.softmax(inputs["old_logits"], -1),
+            },
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "swapped",
+            "KL(pi_new || pi_old) instead of KL(pi_old || pi_new)",
+            "KL is not symmetric. TRPO's constraint takes the expectation under the old "
+            "policy, the one that sampled the data: sum_a pi_old(a) (log pi_old(a) - "
+            "log pi_new(a)).",
+            kl_swapped,
+        ),
+        Mistake(
+            "log-of-softmax",
+            "log(softmax(logits)) instead of log_softmax(logits)",
+            "When a probability underflows to 0, log(0) = -inf and its term 0 * -inf is nan. "
+            "torch.log_softmax stays finite, and exp of it gives the probabilities.",
+            kl_log_of_softmax,
+        ),
+        Mistake(
+            "unnormalised-logits",
+            "logits used as log-probabilities",
+            "Logits are defined up to a constant per row: subtract log sum exp (log_softmax) "
+            "before comparing them. Raw logit differences give a 'KL' that changes when a "
+            "constant is added to a row, and can be negative.",
+            kl_unnormalised_logits,
+        ),
+        Mistake(
+            "mean-over-actions",
+            "a mean over the actions instead of a sum",
+            "KL = sum_a pi_old(a) (...): the probabilities already weight the terms; a mean "
+            "divides the divergence by A.",
+            kl_mean_over_actions,
+        ),
+    ],
+)
+
+
+# ==== approx_kl
+
+
+def _swap_pair(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"old_log_probs": inputs["old_log_probs"], "new_log_probs": inputs["new_log_probs"]}
+
+
+def _exact_frequency_sample() -> dict[str, Any]:
+    """Actions with exactly the old policy's frequencies: pi_old = (1/2, 1/4, 1/4), four
+    samples 0, 0, 1, 2; a random new policy."""
+    g = draw.generator(131)
+    old_logits = torch.log(torch.tensor([0.5, 0.25, 0.25]))
+    new_logits = draw.normal(g, 3)
+    actions = torch.tensor([0, 0, 1, 2])
+    return {
+        "old_log_probs": torch.log_softmax(old_logits, -1)[actions],
+        "new_log_probs": torch.log_softmax(new_logits, -1)[actions],
+        "old_logits": old_logits,
+        "new_logits": new_logits,
+    }
+
+
+def approx_kl_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
+    """Call with the two log-prob inputs only (other inputs describe where they came from)."""
+    args = {k: inputs[k].clone() for k in ("old_log_probs", "new_log_probs")}
+    out = getattr(ns, function)(*args.values())
+    changed = mutated({k: inputs[k] for k in args}, args)
+    if changed:
+        raise InputMutated(changed)
+    return out
+
+
+def _both_exact_kl(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    exact = kl_divergence(
+        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
+    )
+    return exact, exact
+
+
+def _two_scalars(received: Any, inputs: dict[str, Any]) -> str | None:
+    if not isinstance(received, tuple | list) or len(received) != 2:
+        return "expected a tuple (k1, k3)"
+    for name, value in zip(("k1", "k3"), received, strict=True):
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            return f"{name} should be a 0-dim tensor"
+    if float(received[1]) < 0:
+        return f"k3 is a mean of non-negative terms, got {float(received[1]):.4g}"
+    return None
+
+
+def approx_kl_swapped(old_log_probs, new_log_probs):
+    log_ratio = old_log_probs - new_log_probs
+    return (-log_ratio).mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
+
+
+def approx_kl_k2(old_log_probs, new_log_probs):
+    log_ratio = new_log_probs - old_log_probs
+    return (-log_ratio).mean(), (0.5 * log_ratio**2).mean()
+
+
+def approx_kl_k1_sign(old_log_probs, new_log_probs):
+    log_ratio = new_log_probs - old_log_probs
+    return log_ratio.mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
+
+
+APPROX_KL = Check(
+    MODULE,
+    "approx_kl",
+    points=2,
+    summary="the sample estimators k1 and k3 of KL(old || new)",
+    fixtures=[
+        Fixture(
+            "hand: ratios 2 and 1/2",
+            {
+                "old_log_probs": torch.tensor([-LN2, -LN2]),
+                "new_log_probs": torch.tensor([0.0, -2.0 * LN2]),
+            },
+            note="log r = (ln 2, -ln 2), r = (2, 0.5). k1 = mean(-log r) = 0. "
+            "k3 terms: (2 - 1) - ln 2 = 0.306853 and (0.5 - 1) + ln 2 = 0.193147, "
+            "mean 0.25: k1 can be 0 while the policies differ, k3 cannot",
+            expected=(torch.tensor(0.0), torch.tensor(0.25)),
+        ),
+        Fixture(
+            "hand: a sample with the old policy's exact frequencies",
+            {
+                "old_log_probs": torch.log(torch.tensor([0.25, 0.75, 0.75, 0.75])),
+                "new_log_probs": torch.log(torch.tensor([0.5, 0.5, 0.5, 0.5])),
+            },
+            note="pi_old = (1/4, 3/4), pi_new = (1/2, 1/2), actions 0, 1, 1, 1. "
+            "log r = (ln 2, ln(2/3) x3) = (0.693147, -0.405465 x3); "
+            "k1 = -(0.693147 - 1.216395) / 4 = 0.130812 = 0.25 ln(1/2) + 0.75 ln(3/2), the "
+            "exact KL; mean(r - 1) = (1 - 1/3 x3) / 4 = 0, so k3 = k1 = 0.130812",
+            expected=(torch.tensor(0.1308120), torch.tensor(0.1308120)),
+        ),
+        Fixture(
+            "random batch",
+            lambda: _swap_pair(_log_prob_pair(132, B=10, spread=0.4)),
+            note="ten actions",
+        ),
+    ],
+    hidden=[Hidden(lambda g: [(n, _swap_pair(i)) for n, i in _draw_log_prob_pairs(g)])],
+    properties=[
+        Property(
+            "both are 0 for equal log-probabilities",
+            lambda: {
+                "old_log_probs": _log_prob_pair(133, B=7)["old_log_probs"],
+                "new_log_probs": _log_prob_pair(133, B=7)["old_log_probs"],
+            },
+            expect=lambda inputs: (torch.tensor(0.0), torch.tensor(0.0)),
+        ),
+        Property(
+            "two 0-dim tensors, k3 non-negative",
+            lambda: _swap_pair(_log_prob_pair(134, B=32, spread=2.0)),
+            note="every k3 term (r - 1) - log r is >= 0, since log x <= x - 1",
+            predicate=_two_scalars,
+        ),
+        Property(
+            "with the old policy's exact frequencies both equal the exact KL",
+            _exact_frequency_sample,
+            note="averaging over a sample whose action counts are proportional to pi_old "
+            "computes the expectation under pi_old exactly",
+            probe=approx_kl_probe,
+            expect=_both_exact_kl,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "swapped-log-ratio",
+            "log r = old - new instead of new - old",
+            "The ratio is pi_new / pi_old, so log r = new_log_probs - old_log_probs. With the "
+            "sign flipped, k1 changes sign and k3 is biased: the actions came from pi_old, not "
+            "pi_new.",
+            approx_kl_swapped,
+        ),
+        Mistake(
+            "k2-for-k3",
+            "k3 computed as 0.5 * (log r)^2",
+            "That is the estimator k2 of the same blog post: low variance but biased. k3 is "
+            "(r - 1) - log r, unbiased and still never negative.",
+            approx_kl_k2,
+        ),
+        Mistake(
+            "k1-sign",
+            "k1 = mean(log r) instead of mean(-log r)",
+            "KL(old || new) = E_old[log pi_old - log pi_new] = E_old[-log r].",
+            approx_kl_k1_sign,
+        ),
+    ],
+)
+
+
+# ==== conjugate_gradient
+
+
+def _spd(g: torch.Generator, n: int, low: float = 0.5) -> torch.Tensor:
+    """A well-conditioned symmetric positive-definite n x n matrix (eigenvalues >= low)."""
+    m = draw.normal(g, n, n)
+    return m @ m.T / n + low * torch.eye(n)
+
+
+def _cg_inputs(seed: int, n: int, iters: int = 10, tol: float = 1e-10) -> dict[str, Any]:
+    g = draw.generator(seed)
+    return {"matrix": _spd(g, n), "b": draw.normal(g, n), "iters": iters, "tol": tol}
+
+
+def _draw_cg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(4):
+        n = draw.size(g, 2, 6)
+        iters = draw.size(g, 1, 8)
+        inputs = {"matrix": _spd(g, n), "b": draw.normal(g, n), "iters": iters, "tol": 1e-10}
+        cases.append((f"random system {i + 1} (P={n}, iters={iters})", inputs))
+    return cases
+
+
+def _run_cg(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[Any, int]:
+    matrix = inputs["matrix"].clone()
+    b = inputs["b"].clone()
+    products = 0
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        nonlocal products
+        products += 1
+        return matrix @ v
+
+    x = getattr(ns, function)(matvec, b, inputs["iters"], inputs["tol"])
+    if not torch.equal(b, inputs["b"]):
+        raise InputMutated(["b"])
+    return x, products
+
+
+def cg_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
+    """Call with ``matvec = lambda v: matrix @ v``: the function never sees the matrix."""
+    return _run_cg(ns, function, inputs)[0]
+
+
+def cg_products_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The solution and how many matrix-vector products the solver made."""
+    x, products = _run_cg(ns, function, inputs)
+    return {"x": x, "products": products}
+
+
+def _dense_solve(inputs: dict[str, Any]) -> torch.Tensor:
+    return torch.linalg.solve(inputs["matrix"].double(), inputs["b"].double()).float()
+
+
+def _products_at_most_iters(received: Any, inputs: dict[str, Any]) -> str | None:
+    products = received["products"]
+    if products > inputs["iters"]:
+        return (
+            f"made {products} matrix-vector products with iters={inputs['iters']}: each "
+            "iteration makes one product, and there are at most iters of them"
+        )
+    x = received["x"]
+    if not isinstance(x, torch.Tensor) or x.shape != inputs["b"].shape or x.dtype != torch.float32:
+        return f"expected a float32 tensor of shape {tuple(inputs['b'].shape)}"
+    return None
+
+
+def cg_no_residual_update(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros_like(b)
+    residual = b.clone()
+    direction = b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        if residual_sq < tol:
+            break
+        product = matvec(direction)
+        alpha = residual_sq / direction.dot(product)
+        x = x + alpha * direction
+        new_residual_sq = residual.dot(residual)
+        direction = residual + (new_residual_sq / residual_sq) * direction
+        residual_sq = new_residual_sq
+    return x
+
+
+def cg_step_without_matrix(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros_like(b)
+    residual = b.clone()
+    direction = b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        if residual_sq < tol:
+            break
+        product = matvec(direction)
+        alpha = residual_sq / direction.dot(direction)
+        x = x + alpha * direction
+        residual = residual - alpha * product
+        new_residual_sq = residual.dot(residual)
+        direction = residual + (new_residual_sq / residual_sq) * direction
+        residual_sq = new_residual_sq
+    return x
+
+
+def cg_steepest_descent(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros_like(b)
+    residual = b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        if residual_sq < tol:
+            break
+        product = matvec(residual)
+        alpha = residual_sq / residual.dot(product)
+        x = x + alpha * residual
+        residual = residual - alpha * product
+        residual_sq = residual.dot(residual)
+    return x
+
+
+def cg_no_early_stop(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros_like(b)
+    residual = b.clone()
+    direction = b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        product = matvec(direction)
+        alpha = residual_sq / direction.dot(product)
+        x = x + alpha * direction
+        residual = residual - alpha * product
+        new_residual_sq = residual.dot(residual)
+        direction = residual + (new_residual_sq / residual_sq) * direction
+        residual_sq = new_residual_sq
+    return x
+
+
+CONJUGATE_GRADIENT = Check(
+    MODULE,
+    "conjugate_gradient",
+    points=3,
+    summary="solve F x = b with matrix-vector products only",
+    fixtures=[
+        Fixture(
+            "hand: a 2 x 2 system in two iterations",
+            {
+                "matrix": torch.tensor([[2.0, 0.0], [0.0, 4.0]]),
+                "b": torch.tensor([2.0, 4.0]),
+                "iters": 10,
+                "tol": 1e-10,
+            },
+            note="matvec(v) = matrix @ v. r = p = b = (2, 4), r.r = 20, F p = (4, 16), "
+            "p.F p = 72: alpha = 20/72 = 5/18, x = (5/9, 10/9), r = (8/9, -4/9), r.r = 80/81. "
+            "beta = (80/81)/20 = 4/81, p = (8/9 + 8/81, -4/9 + 16/81) = (80/81, -20/81), "
+            "F p = (160/81, -80/81), p.F p = 14400/6561, alpha = (80/81)/(14400/6561) = 0.45, "
+            "x = (5/9 + 36/81, 10/9 - 9/81) = (1, 1); now r = 0 and the loop stops. In P "
+            "dimensions CG needs at most P iterations (in exact arithmetic)",
+            expected=torch.tensor([1.0, 1.0]),
+            probe=cg_probe,
+        ),
+        Fixture(
+            "hand: stopped after one iteration",
+            {
+                "matrix": torch.tensor([[2.0, 0.0], [0.0, 4.0]]),
+                "b": torch.tensor([2.0, 4.0]),
+                "iters": 1,
+                "tol": 1e-10,
+            },
+            note="the first iteration of the case above: x = 5/18 * (2, 4) = (0.555556, "
+            "1.111111), a steepest-ascent step of the best length. TRPO stops CG early "
+            "like this: a few iterations give a good enough direction",
+            expected=torch.tensor([5.0 / 9.0, 10.0 / 9.0]),
+            probe=cg_probe,
+        ),
+        Fixture(
+            "random system, converged",
+            lambda: _cg_inputs(141, n=5, iters=10),
+            note="five unknowns, up to ten iterations",
+            probe=cg_probe,
+        ),
+        Fixture(
+            "random system, three iterations",
+            lambda: _cg_inputs(142, n=6, iters=3),
+            note="six unknowns but only three iterations: an approximate solution",
+            probe=cg_probe,
+        ),
+    ],
+    hidden=[Hidden(_draw_cg, probe=cg_probe)],
+    properties=[
+        Property(
+            "agrees with a dense solve",
+            lambda: _cg_inputs(143, n=6, iters=20),
+            note="compared with torch.linalg.solve (in float64, rounded to float32); the "
+            "system is well conditioned, so float32 CG agrees to the default tolerance",
+            probe=cg_probe,
+            expect=_dense_solve,
+        ),
+        Property(
+            "at most iters matrix-vector products",
+            lambda: _cg_inputs(144, n=8, iters=3),
+            note="the matrix is never passed in: only matvec, and each iteration may call it once",
+            probe=cg_products_probe,
+            predicate=_products_at_most_iters,
+        ),
+        Property(
+            "stops after one product on a multiple of the identity",
+            lambda: {
+                "matrix": 3.0 * torch.eye(4),
+                "b": torch.tensor([3.0, -1.5, 0.75, 6.0]),
+                "iters": 10,
+                "tol": 1e-10,
+            },
+            note="for F = 3 I the first step gives x = b / 3 exactly and r = 0: the next "
+            "iteration must not run (it would divide 0 by 0)",
+            probe=cg_products_probe,
+            expect=lambda inputs: {"x": inputs["b"] / 3.0, "products": 1},
+        ),
+        Property(
+            "b = 0 gives x = 0 without any product",
+            lambda: {
+                "matrix": _spd(draw.generator(145), 3),
+                "b": torch.zeros(3),
+                "iters": 10,
+                "tol": 1e-10,
+            },
+            note="the residual starts at 0 < tol; a zero policy gradient must give a zero "
+            "step, not nan",
+            probe=cg_products_probe,
+            expect=lambda inputs: {"x": torch.zeros(3), "products": 0},
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "no-residual-update",
+            "the residual is not updated (r <- r - alpha F p is missing)",
+            "The residual r = b - F x must follow x. Without the update the stopping test and "
+            "the next direction both use the initial residual, and x does not converge.",
+            cg_no_residual_update,
+        ),
+        Mistake(
+            "step-without-matrix",
+            "alpha = r.r / p.p instead of r.r / p.F p",
+            "The step length that minimises the quadratic along p is (r.r) / (p.F p): the "
+            "curvature along p sits in the denominator.",
+            cg_step_without_matrix,
+        ),
+        Mistake(
+            "steepest-descent",
+            "the residual itself is the next direction (no beta * p term)",
+            "That is steepest descent with exact line search: it zigzags and needs many more "
+            "iterations. CG's direction p <- r + beta p is conjugate to the previous ones.",
+            cg_steepest_descent,
+        ),
+        Mistake(
+            "no-early-stop",
+            "the loop runs all iters iterations whatever the residual",
+            "Once the residual is 0, p.F p is 0 and the next alpha is 0 / 0 = nan. Test "
+            "r.r < tol before each iteration.",
+            cg_no_early_stop,
+        ),
+    ],
+)
+
+
+# ==== backtracking_line_search
+
+
+def _fraction_of(step: torch.Tensor, full_step: torch.Tensor) -> float:
+    """The f with step = f * full_step (projected), as a float."""
+    full = full_step.double()
+    return float(step.detach().double().dot(full) / full.dot(full))
+
+
+def _table_evaluate(inputs: dict[str, Any], tried: list[float]):
+    """evaluate(step) that reads (improvement, kl) from the tables at k, f = 0.5^k."""
+    improvements, kls = inputs["improvements"], inputs["kls"]
+
+    def evaluate(step: torch.Tensor) -> tuple[float, float]:
+        fraction = _fraction_of(step, inputs["full_step"])
+        tried.append(round(fraction, 6))
+        k = round(-math.log2(fraction)) if fraction > 0 else -1
+        if k < 0 or abs(fraction - 0.5**k) > 1e-5 * 0.5**k:
+            raise ValueError(
+                f"evaluate was called with {fraction:.6g} * full_step; the fractions to try "
+                "are 1, 1/2, 1/4, ..."
+            )
+        if k >= len(kls):
+            raise ValueError(
+                f"evaluate was called with {fraction:.6g} * full_step, but max_backtracks = "
+                f"{inputs['max_backtracks']} allows {len(kls)} fractions, 1 to 1/2^{len(kls) - 1}"
+            )
+        return float(improvements[k]), float(kls[k])
+
+    return evaluate
+
+
+def _quadratic_evaluate(inputs: dict[str, Any], tried: list[float]):
+    """evaluate(step): improvement g.step - 0.5 c |step|^2, KL 0.5 k |step|^2."""
+    g, c, k = inputs["gradient"].double(), inputs["curvature"], inputs["kl_curvature"]
+
+    def evaluate(step: torch.Tensor) -> tuple[float, float]:
+        tried.append(round(_fraction_of(step, inputs["full_step"]), 6))
+        s = step.detach().double()
+        return float(g.dot(s) - 0.5 * c * s.dot(s)), float(0.5 * k * s.dot(s))
+
+    return evaluate
+
+
+def _run_line_search(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[Any, list[float]]:
+    tried: list[float] = []
+    if "improvements" in inputs:
+        evaluate = _table_evaluate(inputs, tried)
+    else:
+        evaluate = _quadratic_evaluate(inputs, tried)
+    full_step = inputs["full_step"].clone()
+    out = getattr(ns, function)(
+        evaluate,
+        full_step,
+        inputs["expected_improve"],
+        inputs["max_kl"],
+        inputs["max_backtracks"],
+        inputs["accept_ratio"],
+    )
+    if not torch.equal(full_step, inputs["full_step"]):
+        raise InputMutated(["full_step"])
+    return out, tried
+
+
+def line_search_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
+    """Call with a scripted ``evaluate``: from the tables ``improvements`` and ``kls`` (the
+    values at fractions 1, 1/2, 1/4, ...), or from a quadratic surrogate and a KL that grows
+    with the step (``gradient``, ``curvature``, ``kl_curvature``)."""
+    return _run_line_search(ns, function, inputs)[0]
+
+
+def line_search_trace_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The result and the fractions of ``full_step`` that were evaluated, in order."""
+    out, tried = _run_line_search(ns, function, inputs)
+    return {"result": out, "tried": tried}
+
+
+def _table(improvements, kls, full_step=(0.4, -0.8), expected=2.0, max_kl=0.01, n=None):
+    n = n or len(kls)
+    return {
+        "improvements": torch.tensor(improvements),
+        "kls": torch.tensor(kls),
+        "full_step": torch.tensor(full_step),
+        "expected_improve": expected,
+        "max_kl": max_kl,
+        "max_backtracks": n,
+        "accept_ratio": 0.1,
+    }
+
+
+def _quadratic(g: torch.Generator, P: int, stretch: float, kl_scale: float, max_kl: float):
+    """A quadratic problem whose full step overshoots by ``stretch`` along the gradient."""
+    gradient = draw.normal(g, P)
+    curvature = draw.scalar(g, 0.5, 2.0)
+    full_step = stretch * gradient / curvature
+    return {
+        "gradient": gradient,
+        "curvature": curvature,
+        "kl_curvature": kl_scale,
+        "full_step": full_step,
+        "expected_improve": round(float(gradient.dot(full_step)), 4),
+        "max_kl": max_kl,
+        "max_backtracks": 10,
+        "accept_ratio": 0.1,
+    }
+
+
+def _quadratic_case(seed: int, stretch: float, kl_scale: float, max_kl: float = 0.01):
+    return _quadratic(draw.generator(seed), 4, stretch, kl_scale, max_kl)
+
+
+def _random_table(g: torch.Generator, n: int, reject: bool) -> dict[str, Any]:
+    """Random tables of (improvement, kl) per fraction; with ``reject`` no entry passes."""
+    improvements = draw.normal(g, n, scale=0.5) + 0.2
+    kls = draw.uniform(g, n, low=0.0, high=0.03)
+    if reject:
+        improvements = torch.where(kls <= 0.01, -improvements.abs(), improvements)
+    full_step = draw.normal(g, draw.size(g, 2, 5))
+    return {
+        "improvements": improvements,
+        "kls": kls,
+        "full_step": full_step,
+        "expected_improve": draw.scalar(g, 0.5, 3.0),
+        "max_kl": 0.01,
+        "max_backtracks": n,
+        "accept_ratio": draw.scalar(g, 0.05, 0.3),
+    }
+
+
+def _draw_line_searches(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    P = draw.size(g, 2, 6)
+    near = _quadratic(g, P, draw.scalar(g, 0.5, 1.5), 1e-4, max_kl=draw.scalar(g, 0.01, 0.05))
+    P = draw.size(g, 2, 6)
+    far = _quadratic(
+        g, P, draw.scalar(g, 2.0, 40.0), draw.scalar(g, 1e-4, 0.05), draw.scalar(g, 0.002, 0.05)
+    )
+    return [
+        (f"quadratic, a good full step (P={near['full_step'].numel()})", near),
+        (f"quadratic, an overshooting full step (P={P})", far),
+        ("random table", _random_table(g, draw.size(g, 3, 8), reject=False)),
+        ("random table, nothing acceptable", _random_table(g, draw.size(g, 2, 6), reject=True)),
+    ]
+
+
+def _expected_trace(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the rule gives for a table, worked out from the rule itself."""
+    tried = []
+    for k in range(inputs["max_backtracks"]):
+        f = 0.5**k
+        tried.append(round(f, 6))
+        improvement, kl = float(inputs["improvements"][k]), float(inputs["kls"][k])
+        threshold = inputs["accept_ratio"] * f * inputs["expected_improve"]
+        if kl <= inputs["max_kl"] and improvement > 0 and improvement >= threshold:
+            return {"result": (True, f * inputs["full_step"]), "tried": tried}
+    return {"result": (False, torch.zeros_like(inputs["full_step"])), "tried": tried}
+
+
+def search_halves_first(
+    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
+):
+    for k in range(1, max_backtracks + 1):
+        fraction = 0.5**k
+        step = fraction * full_step
+        improvement, kl = (float(v) for v in evaluate(step))
+        if (
+            kl <= max_kl
+            and improvement > 0
+            and improvement >= accept_ratio * fraction * float(expected_improve)
+        ):
+            return True, step
+    return False, torch.zeros_like(full_step)
+
+
+def search_ignores_kl(
+    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
+):
+    for k in range(max_backtracks):
+        fraction = 0.5**k
+        step = fraction * full_step
+        improvement, _ = (float(v) for v in evaluate(step))
+        if improvement > 0 and improvement >= accept_ratio * fraction * float(expected_improve):
+            return True, step
+    return False, torch.zeros_like(full_step)
+
+
+def search_unscaled_expectation(
+    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
+):
+    for k in range(max_backtracks):
+        fraction = 0.5**k
+        step = fraction * full_step
+        improvement, kl = (float(v) for v in evaluate(step))
+        if (
+            kl <= max_kl
+            and improvement > 0
+            and improvement >= accept_ratio * float(expected_improve)
+        ):
+            return True, step
+    return False, torch.zeros_like(full_step)
+
+
+def search_keeps_last_step(
+    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
+):
+    step = full_step
+    for k in range(max_backtracks):
+        fraction = 0.5**k
+        step = fraction * full_step
+        improvement, kl = (float(v) for v in evaluate(step))
+        if (
+            kl <= max_kl
+            and improvement > 0
+            and improvement >= accept_ratio * fraction * float(expected_improve)
+        ):
+            return True, step
+    return False, step
+
+
+BACKTRACKING_LINE_SEARCH = Check(
+    MODULE,
+    "backtracking_line_search",
+    points=3,
+    summary="halve the step until the KL and the improvement are acceptable",
+    fixtures=[
+        Fixture(
+            "hand: the full step is accepted",
+            lambda: _table([1.5, 0.9, 0.5], [0.008, 0.002, 0.0005]),
+            note="evaluate(f * full_step) returns (improvements[k], kls[k]) for f = 1/2^k. "
+            "f = 1: KL 0.008 <= 0.01, improvement 1.5 > 0 and >= 0.1 * 1 * 2.0 = 0.2: "
+            "accepted, the step is full_step itself",
+            expected=(True, torch.tensor([0.4, -0.8])),
+            probe=line_search_probe,
+        ),
+        Fixture(
+            "hand: the KL is too large twice",
+            lambda: _table([1.5, 0.9, 0.2, 0.1], [0.05, 0.02, 0.004, 0.001]),
+            note="f = 1: KL 0.05 > 0.01, rejected; f = 1/2: KL 0.02 > 0.01, rejected; "
+            "f = 1/4: KL 0.004 <= 0.01 and 0.2 >= 0.1 * 0.25 * 2.0 = 0.05: accepted, "
+            "step = (0.4, -0.8) / 4 = (0.1, -0.2)",
+            expected=(True, torch.tensor([0.1, -0.2])),
+            probe=line_search_probe,
+        ),
+        Fixture(
+            "hand: the improvement is too small, then large enough",
+            lambda: _table([-0.5, 0.08, 0.06, 0.04], [0.008, 0.002, 0.0005, 0.0001]),
+            note="every KL is within 0.01. f = 1: improvement -0.5 < 0, rejected; "
+            "f = 1/2: 0.08 < 0.1 * 0.5 * 2.0 = 0.1, rejected; f = 1/4: 0.06 >= "
+            "0.1 * 0.25 * 2.0 = 0.05, accepted: step = (0.1, -0.2)",
+            expected=(True, torch.tensor([0.1, -0.2])),
+            probe=line_search_probe,
+        ),
+        Fixture(
+            "hand: nothing is accepted",
+            lambda: _table([-1.0, -0.5, -0.2], [0.05, 0.02, 0.005]),
+            note="the surrogate gets worse at every fraction tried (1, 1/2, 1/4, with "
+            "max_backtracks = 3): rejected, and the step is zero so the parameters stay put",
+            expected=(False, torch.tensor([0.0, 0.0])),
+            probe=line_search_probe,
+        ),
+        Fixture(
+            "quadratic surrogate, the full step overshoots",
+            lambda: _quadratic_case(151, stretch=12.0, kl_scale=0.002),
+            note="improvement(s) = gradient.s - 0.5 curvature |s|^2 and KL(s) = 0.5 "
+            "kl_curvature |s|^2: the full step is 12 times the best step along the gradient, "
+            "so the surrogate falls, and halving finds a good step",
+            probe=line_search_probe,
+        ),
+    ],
+    hidden=[Hidden(_draw_line_searches, probe=line_search_probe)],
+    properties=[
+        Property(
+            "tries 1, 1/2, 1/4, ... in order and stops at the first accepted",
+            lambda: _table(
+                [-0.3, 0.01, 0.3, 0.2, 0.1, 0.05], [0.03, 0.015, 0.009, 0.002, 0.001, 0.0001]
+            ),
+            note="f = 1 and 1/2 fail (KL and improvement), 1/4 is accepted: evaluate is called "
+            "three times, with 1, 1/2 and 1/4 times full_step",
+            probe=line_search_trace_probe,
+            expect=_expected_trace,
+        ),
+        Property(
+            "rejects a step whose KL exceeds max_kl, however good",
+            lambda: _table([5.0, 4.0, 3.0, 2.0], [0.5, 0.2, 0.05, 0.02], max_kl=0.01),
+            note="the trust region is a constraint: no improvement buys a step outside it; "
+            "after max_backtracks = 4 fractions the result is (False, zeros)",
+            probe=line_search_trace_probe,
+            expect=_expected_trace,
+        ),
+        Property(
+            "rejects a positive but too small improvement, with accept_ratio 0.5",
+            lambda: {
+                **_table([0.6, 0.3, 0.2, 0.1], [0.001, 0.001, 0.001, 0.001]),
+                "accept_ratio": 0.5,
+            },
+            note="thresholds 0.5 * f * 2.0 = 1.0, 0.5, 0.25, 0.125: 0.6, 0.3 and 0.2 fall "
+            "short, 0.1 at f = 1/8 does too; nothing is accepted",
+            probe=line_search_trace_probe,
+            expect=_expected_trace,
+        ),
+        Property(
+            "a worse surrogate is never accepted, even with accept_ratio 0",
+            lambda: {**_table([-0.1, -0.05, 0.0, 0.01], [0.001] * 4), "accept_ratio": 0.0},
+            note="improvement must be > 0: f = 1, 1/2 (worse) and 1/4 (no change) are rejected, "
+            "1/8 is accepted",
+            probe=line_search_trace_probe,
+            expect=_expected_trace,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "halves-first",
+            "the first step tried is half the full step",
+            "The natural-gradient step is already scaled to the edge of the trust region; "
+            "try it first (fraction 1 = 0.5^0) and halve only when it fails.",
+            search_halves_first,
+        ),
+        Mistake(
+            "ignores-kl",
+            "the KL constraint is not checked",
+            "The line search exists because the quadratic model of the KL can be wrong: "
+            "reject any step whose measured KL exceeds max_kl.",
+            search_ignores_kl,
+        ),
+        Mistake(
+            "unscaled-expected-improvement",
+            "the expected improvement is not scaled by the fraction",
+            "expected_improve is the linear prediction for the full step; for f * full_step "
+            "it is f * expected_improve. Unscaled, small steps almost never pass the test.",
+            search_unscaled_expectation,
+        ),
+        Mistake(
+            "keeps-last-step",
+            "the last rejected step is returned when nothing is accepted",
+            "When every fraction fails, the update must leave the parameters where they were: "
+            "return a zero step with False.",
+            search_keeps_last_step,
+        ),
+    ],
+)
+
+CHECKS = [
+    PROBABILITY_RATIO,
+    SURROGATE_OBJECTIVE,
+    CATEGORICAL_KL,
+    APPROX_KL,
+    CONJUGATE_GRADIENT,
+    BACKTRACKING_LINE_SEARCH,
+]
