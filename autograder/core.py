@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,14 +191,28 @@ class Property:
 class Mistake:
     """A misconception students really have, as a wrong version of the graded function.
 
-    ``fn`` has the graded function's signature. ``explanation`` says what is wrong and
+    Either ``fn`` has the graded function's signature, or ``derive(reference)`` builds the
+    wrong version from the reference module (a wrapper or a subclass that changes one
+    thing), so that the catalogue does not spell out the answer; derived mistakes are
+    recognised where the reference is installed. ``explanation`` says what is wrong and
     why, in a sentence or two; the feedback shows it when a student's output matches.
     """
 
     name: str
     title: str
     explanation: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | None = None
+    derive: Callable[[Any], Callable[..., Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.fn is None) == (self.derive is None):
+            raise ValueError(f"mistake {self.name!r} needs exactly one of fn and derive")
+
+    def build(self, reference: Any | None) -> Callable[..., Any] | None:
+        """The wrong version, or None when it must be derived and no reference exists."""
+        if self.fn is not None:
+            return self.fn
+        return None if reference is None else self.derive(reference)
 
 
 @dataclass
@@ -270,7 +285,8 @@ class Outcome:
 class Failure:
     """The student's code did not return: ``kind`` is one of ``not_implemented``,
     ``exception``, ``mutated``, ``missing``, ``import``, ``timeout``, ``crash``,
-    ``unsendable``, or ``not_run`` (skipped after a crash or a timeout)."""
+    ``unsendable``, ``needs`` (it calls another exercise that is not implemented yet), or
+    ``not_run`` (skipped after a crash or a timeout)."""
 
     kind: str
     message: str
@@ -286,6 +302,14 @@ class Failure:
 def failure_from_exception(exc: BaseException, function: str, line: str = "") -> Failure:
     """Turn what a probe raised into a :class:`Failure` with a clear message."""
     if isinstance(exc, NotImplementedError):
+        named = re.match(r"(m\d\d)\.([\w.]+): not implemented yet", str(exc))
+        if named and named[2].split(".")[0] != function.split(".")[0]:
+            return Failure(
+                "needs",
+                f"{function} calls {named[1]}.{named[2]}, which is not implemented yet: "
+                f"finish module {named[1]} first",
+                line,
+            )
         return Failure("not_implemented", f"{function} is not implemented yet", line)
     if isinstance(exc, InputMutated):
         names = ", ".join(f"`{n}`" for n in exc.names)

@@ -172,12 +172,23 @@ def build_cases(
     return cases, notes
 
 
+def mistake_namespace(check: Check, mistake: Mistake, reference_ns: Any | None):
+    """The reference with ``check``'s function replaced by ``mistake`` (None when the
+    mistake must be derived from a reference that is not installed)."""
+    wrong = mistake.build(reference_ns)
+    if wrong is None:
+        return None
+    return override(reference_ns, **{check.function: wrong})
+
+
 def diagnose(case: Case, received: Any, reference_ns: Any | None) -> list[Mistake]:
     """The catalogued mistakes whose output on this case matches what was received."""
     found = []
     rtol, atol = case.tolerances
     for mistake in case.check.mistakes:
-        namespace = override(reference_ns, **{case.check.function: mistake.fn})
+        namespace = mistake_namespace(case.check, mistake, reference_ns)
+        if namespace is None:
+            continue
         outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
         if isinstance(outcome, Outcome) and compare(outcome.value, received, rtol, atol) is None:
             found.append(mistake)

@@ -35,7 +35,7 @@ def test_stub_scores_nothing_and_says_not_implemented(module, check):
 @pytest.mark.parametrize(("check", "mistake"), MISTAKES, ids=MISTAKE_IDS)
 def test_mistake_is_caught_and_named(check, mistake):
     reference = engine.reference(check.module)
-    wrong = engine.override(reference, **{check.function: mistake.fn})
+    wrong = engine.mistake_namespace(check, mistake, reference)
     result = run_in_process(check, wrong)
     assert not result.passed, f"{mistake.name} passes every case of {check.id}"
     assert result.score < check.points

@@ -1,0 +1,492 @@
+"""Checks and known mistakes for m07, controlling the KL: penalty and early stopping."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from autograder import draw
+from autograder.core import Check, Fixture, Hidden, Mistake, Property, clone_inputs
+from autograder.probes import grad_wrt_first, output_type
+from course.modules import BY_ID
+
+MODULE = BY_ID["m07"]
+
+
+def _is(type_name: str):
+    def predicate(received: Any, inputs: dict[str, Any]) -> str | None:
+        if received == type_name:
+            return None
+        return f"expected a Python {type_name}, got {received}"
+
+    return predicate
+
+
+# ==== kl_penalty_objective
+
+
+def _penalty(seed: int, B: int, beta: float, spread: float = 0.2) -> dict[str, Any]:
+    g = draw.generator(seed)
+    ratio = torch.exp(draw.normal(g, B, scale=spread))
+    return {
+        "ratio": ratio,
+        "advantages": draw.normal(g, B, scale=2.0),
+        "kl": draw.uniform(g, 1, low=0.0, high=0.05).reshape(()),
+        "beta": beta,
+    }
+
+
+def _draw_penalty(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        B = draw.size(g, 1, 16)
+        beta = draw.scalar(g, 0.1, 5.0)
+        cases.append(
+            (
+                f"random batch {i + 1} (B={B}, beta={beta})",
+                {
+                    "ratio": torch.exp(draw.normal(g, B, scale=0.3)),
+                    "advantages": draw.normal(g, B, scale=2.0),
+                    "kl": draw.uniform(g, 1, low=0.0, high=0.05).reshape(()),
+                    "beta": beta,
+                },
+            )
+        )
+    return cases
+
+
+def grad_wrt_kl(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The output and its gradient with respect to ``kl``."""
+    args = clone_inputs(inputs)
+    args["kl"] = args["kl"].detach().clone().requires_grad_(True)
+    out = getattr(ns, function)(*args.values())
+    grad = torch.zeros(())
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        out.backward()
+        grad = torch.zeros(()) if args["kl"].grad is None else args["kl"].grad
+    return {"output": out, "grad": grad}
+
+
+def _objective(inputs: dict[str, Any]) -> torch.Tensor:
+    return (inputs["ratio"] * inputs["advantages"]).mean() - inputs["beta"] * inputs["kl"]
+
+
+def penalty_added(ratio, advantages, kl, beta):
+    return (ratio * advantages).mean() + beta * kl
+
+
+def penalty_as_loss(ratio, advantages, kl, beta):
+    return -((ratio * advantages).mean() - beta * kl)
+
+
+def penalty_sum(ratio, advantages, kl, beta):
+    return (ratio * advantages).sum() - beta * kl
+
+
+def penalty_on_clipped(ratio, advantages, kl, beta):
+    clipped = torch.clamp(ratio, 0.8, 1.2)
+    return torch.min(ratio * advantages, clipped * advantages).mean() - beta * kl
+
+
+KL_PENALTY_OBJECTIVE = Check(
+    MODULE,
+    "kl_penalty_objective",
+    points=2,
+    summary="mean(r A) - beta * KL, to maximise",
+    fixtures=[
+        Fixture(
+            "hand: two samples",
+            {
+                "ratio": torch.tensor([1.5, 0.5]),
+                "advantages": torch.tensor([1.0, -2.0]),
+                "kl": torch.tensor(0.1),
+                "beta": 0.5,
+            },
+            note="r A = 1.5 and -1, mean 0.25; penalty 0.5 * 0.1 = 0.05; 0.25 - 0.05 = 0.2. "
+            "No clip: the first ratio counts as 1.5, not 1.2",
+            expected=torch.tensor(0.2),
+        ),
+        Fixture(
+            "random batch",
+            lambda: _penalty(171, B=8, beta=1.0),
+            note="eight samples, beta 1",
+        ),
+        Fixture(
+            "random batch, large beta",
+            lambda: _penalty(172, B=5, beta=10.0, spread=0.4),
+            note="beta 10: the penalty outweighs the surrogate",
+        ),
+    ],
+    hidden=[Hidden(_draw_penalty)],
+    properties=[
+        Property(
+            "gradient A / B with respect to the ratio",
+            lambda: _penalty(173, B=6, beta=2.0, spread=0.5),
+            note="the surrogate is not clipped, so every sample keeps its gradient",
+            probe=grad_wrt_first,
+            expect=lambda inputs: {
+                "output": _objective(inputs),
+                "grad": inputs["advantages"] / inputs["advantages"].shape[0],
+            },
+        ),
+        Property(
+            "gradient -beta with respect to the KL",
+            lambda: _penalty(174, B=4, beta=3.0),
+            note="raising the KL lowers the objective at the rate beta",
+            probe=grad_wrt_kl,
+            expect=lambda inputs: {"output": _objective(inputs), "grad": torch.tensor(-3.0)},
+            weight=2.0,
+        ),
+        Property(
+            "beta 0 gives the plain surrogate mean(r A)",
+            lambda: _penalty(175, B=7, beta=0.0),
+            note="m03's surrogate objective",
+            expect=lambda inputs: (inputs["ratio"] * inputs["advantages"]).mean(),
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "penalty-added",
+            "the penalty is added",
+            "The objective is maximised, so the KL is subtracted: moving away from pi_old must "
+            "cost, mean(r A) - beta * KL.",
+            penalty_added,
+        ),
+        Mistake(
+            "as-loss",
+            "the negated objective (a loss) is returned",
+            "The function's name says objective: return mean(r A) - beta * KL and let the "
+            "caller minimise its negative.",
+            penalty_as_loss,
+        ),
+        Mistake(
+            "sum",
+            "a sum over the batch instead of a mean",
+            "The surrogate is an expectation: a mean over the batch. A sum also changes the "
+            "balance with beta * KL as the batch size changes.",
+            penalty_sum,
+        ),
+        Mistake(
+            "clipped-surrogate",
+            "the clipped surrogate minus the penalty",
+            "The seed notes write L_clip - beta KL. The paper's PPO-penalty objective (eq. 8, "
+            "the variant its experiments compare with clipping) uses the plain surrogate "
+            "mean(r A): there the penalty replaces the clip.",
+            penalty_on_clipped,
+        ),
+    ],
+)
+
+
+# ==== update_kl_beta
+
+
+def _draw_beta(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(6):
+        target = draw.scalar(g, 0.003, 0.03)
+        kl = round(target * draw.scalar(g, 0.0, 3.0), 6)
+        beta = draw.scalar(g, 0.1, 10.0)
+        as_tensor = i % 2 == 1
+        cases.append(
+            (
+                f"random {i + 1} (kl={kl}, target_kl={target})",
+                {
+                    "beta": beta,
+                    "kl": torch.tensor(kl) if as_tensor else kl,
+                    "target_kl": target,
+                },
+            )
+        )
+    return cases
+
+
+def beta_swapped(beta, kl, target_kl):
+    kl = float(kl)
+    if kl < target_kl / 1.5:
+        return float(beta) * 2.0
+    if kl > target_kl * 1.5:
+        return float(beta) / 2.0
+    return float(beta)
+
+
+def beta_inclusive(beta, kl, target_kl):
+    kl = float(kl)
+    if kl <= target_kl / 1.5:
+        return float(beta) / 2.0
+    if kl >= target_kl * 1.5:
+        return float(beta) * 2.0
+    return float(beta)
+
+
+def beta_no_band(beta, kl, target_kl):
+    kl = float(kl)
+    if kl < target_kl:
+        return float(beta) / 2.0
+    if kl > target_kl:
+        return float(beta) * 2.0
+    return float(beta)
+
+
+def beta_factor_one_and_a_half(beta, kl, target_kl):
+    kl = float(kl)
+    if kl < target_kl / 1.5:
+        return float(beta) / 1.5
+    if kl > target_kl * 1.5:
+        return float(beta) * 1.5
+    return float(beta)
+
+
+def _unchanged_across_band(received: Any, inputs: dict[str, Any]) -> str | None:
+    if not isinstance(received, list) or len(received) != len(inputs["kls"]):
+        return "expected one beta per KL"
+    wrong = [(kl, b) for kl, b in zip(inputs["kls"], received, strict=True) if b != inputs["beta"]]
+    if wrong:
+        return f"beta should stay {inputs['beta']} for every KL in the band; got {wrong[:3]}"
+    return None
+
+
+def across_band(ns: Any, function: str, inputs: dict[str, Any]) -> list[Any]:
+    """update_kl_beta at several KLs inside [target / 1.5, target * 1.5]."""
+    fn = getattr(ns, function)
+    return [float(fn(inputs["beta"], kl, inputs["target_kl"])) for kl in inputs["kls"]]
+
+
+UPDATE_KL_BETA = Check(
+    MODULE,
+    "update_kl_beta",
+    points=2,
+    summary="halve below target / 1.5, double above target * 1.5",
+    fixtures=[
+        Fixture(
+            "hand: KL well below the band",
+            {"beta": 1.0, "kl": 0.002, "target_kl": 0.015},
+            note="target / 1.5 = 0.01 and 0.002 < 0.01: the penalty holds the policy back too "
+            "much, beta halves to 0.5",
+            expected=0.5,
+        ),
+        Fixture(
+            "hand: KL well above the band",
+            {"beta": 1.0, "kl": 0.05, "target_kl": 0.015},
+            note="target * 1.5 = 0.0225 and 0.05 > 0.0225: beta doubles to 2",
+            expected=2.0,
+        ),
+        Fixture(
+            "hand: KL inside the band",
+            {"beta": 3.0, "kl": 0.012, "target_kl": 0.015},
+            note="0.01 <= 0.012 <= 0.0225: beta stays 3",
+            expected=3.0,
+        ),
+        Fixture(
+            "hand: KL exactly on the lower edge",
+            {"beta": 3.0, "kl": 0.01, "target_kl": 0.015},
+            note="0.01 is not < 0.015 / 1.5 = 0.01 (the comparison is strict): beta stays 3",
+            expected=3.0,
+        ),
+        Fixture(
+            "hand: KL exactly on the upper edge",
+            {"beta": 3.0, "kl": 0.0225, "target_kl": 0.015},
+            note="0.0225 is not > 0.015 * 1.5 = 0.0225: beta stays 3",
+            expected=3.0,
+        ),
+        Fixture(
+            "hand: KL as a 0-dim tensor",
+            {"beta": 0.25, "kl": torch.tensor(0.04), "target_kl": 0.01},
+            note="0.04 > 0.01 * 1.5 = 0.015: beta doubles, 0.25 * 2 = 0.5, as a Python float",
+            expected=0.5,
+        ),
+    ],
+    hidden=[Hidden(_draw_beta)],
+    properties=[
+        Property(
+            "returns a Python float",
+            lambda: {"beta": 1.0, "kl": torch.tensor(0.05), "target_kl": 0.01},
+            note="beta is a hyperparameter for the next update, not a tensor",
+            probe=output_type,
+            predicate=_is("float"),
+        ),
+        Property(
+            "just outside the edges",
+            lambda: {"beta": 2.0, "kl": math.nextafter(0.01, 0.0), "target_kl": 0.015},
+            note="the largest float below target / 1.5 = 0.01 already halves beta",
+            expect=lambda inputs: 1.0,
+        ),
+        Property(
+            "unchanged everywhere inside the band",
+            lambda: {
+                "beta": 0.7,
+                "kls": [0.01, 0.011, 0.015, 0.02, 0.0225],
+                "target_kl": 0.015,
+            },
+            note="target / 1.5 = 0.01 and target * 1.5 = 0.0225, edges included",
+            probe=across_band,
+            predicate=_unchanged_across_band,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "swapped",
+            "the directions are swapped",
+            "A KL below the band means the policy barely moved: the penalty is too strong, so "
+            "beta is halved. Above the band beta is doubled.",
+            beta_swapped,
+        ),
+        Mistake(
+            "inclusive",
+            "<= and >= at the edges",
+            "The paper's rule changes beta only when d < d_targ / 1.5 or d > d_targ * 1.5: a KL "
+            "exactly on an edge leaves beta unchanged.",
+            beta_inclusive,
+        ),
+        Mistake(
+            "no-band",
+            "the KL is compared with the target itself",
+            "Without the tolerance band beta changes after every update and oscillates; compare "
+            "with target / 1.5 and target * 1.5.",
+            beta_no_band,
+        ),
+        Mistake(
+            "factor-1.5",
+            "beta is scaled by 1.5 instead of 2",
+            "1.5 sets the band's edges; beta itself is halved or doubled.",
+            beta_factor_one_and_a_half,
+        ),
+    ],
+)
+
+
+# ==== should_stop_early
+
+
+def _draw_stop(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(6):
+        target = None if i == 5 else draw.scalar(g, 0.005, 0.03)
+        kl = draw.scalar(g, 0.0, 0.06)
+        cases.append(
+            (
+                f"random {i + 1} (approx_kl={kl}, target_kl={target})",
+                {"approx_kl": torch.tensor(kl) if i % 2 else kl, "target_kl": target},
+            )
+        )
+    return cases
+
+
+def stop_inclusive(approx_kl, target_kl):
+    if target_kl is None:
+        return False
+    return bool(float(approx_kl) >= target_kl)
+
+
+def stop_when_none(approx_kl, target_kl):
+    if target_kl is None:
+        return True
+    return bool(float(approx_kl) > target_kl)
+
+
+def stop_one_and_a_half(approx_kl, target_kl):
+    if target_kl is None:
+        return False
+    return bool(float(approx_kl) > 1.5 * target_kl)
+
+
+def stop_reversed(approx_kl, target_kl):
+    if target_kl is None:
+        return False
+    return bool(float(approx_kl) < target_kl)
+
+
+SHOULD_STOP_EARLY = Check(
+    MODULE,
+    "should_stop_early",
+    points=2,
+    summary="approx_kl > target_kl; never with target_kl None",
+    fixtures=[
+        Fixture(
+            "hand: KL above the target",
+            {"approx_kl": 0.02, "target_kl": 0.015},
+            note="0.02 > 0.015: stop",
+            expected=True,
+        ),
+        Fixture(
+            "hand: KL below the target",
+            {"approx_kl": 0.01, "target_kl": 0.015},
+            note="0.01 <= 0.015: keep going",
+            expected=False,
+        ),
+        Fixture(
+            "hand: KL equal to the target",
+            {"approx_kl": 0.015625, "target_kl": 0.015625},
+            note="0.015625 is not > 0.015625 (the comparison is strict): keep going",
+            expected=False,
+        ),
+        Fixture(
+            "hand: no target",
+            {"approx_kl": 0.5, "target_kl": None},
+            note="target_kl None switches early stopping off, however large the KL",
+            expected=False,
+        ),
+        Fixture(
+            "hand: KL as a 0-dim tensor",
+            {"approx_kl": torch.tensor(0.03), "target_kl": 0.02},
+            note="0.03 > 0.02: stop (between 1 and 1.5 times the target, so the 1.5 * target "
+            "rule of Spinning Up would not stop yet)",
+            expected=True,
+        ),
+    ],
+    hidden=[Hidden(_draw_stop)],
+    properties=[
+        Property(
+            "returns a Python bool for a tensor KL",
+            lambda: {"approx_kl": torch.tensor(0.05), "target_kl": 0.01},
+            note="the answer drives a Python break; a tensor would have to be synchronised "
+            "and converted by the caller",
+            probe=output_type,
+            predicate=_is("bool"),
+        ),
+        Property(
+            "a tensor KL equal to the target does not stop",
+            lambda: {"approx_kl": torch.tensor(0.0234375), "target_kl": 0.0234375},
+            note="0.0234375 = 3/128 is exact in float32 and float64: equal, so not above",
+            expect=lambda inputs: False,
+        ),
+        Property(
+            "never stops without a target",
+            lambda: {"approx_kl": torch.tensor(1e9), "target_kl": None},
+            expect=lambda inputs: False,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "inclusive",
+            ">= instead of >",
+            "The course's rule (CleanRL's) stops only when approx_kl > target_kl: a KL equal "
+            "to the target keeps going.",
+            stop_inclusive,
+        ),
+        Mistake(
+            "none-stops",
+            "target_kl None stops at once",
+            "None means early stopping is off: never stop.",
+            stop_when_none,
+        ),
+        Mistake(
+            "one-and-a-half",
+            "the threshold is 1.5 * target_kl",
+            "That is Spinning Up's and Stable-Baselines3's rule. This course follows CleanRL and "
+            "stops at target_kl itself; for the other rule pass 1.5 * target_kl.",
+            stop_one_and_a_half,
+        ),
+        Mistake(
+            "reversed",
+            "stops when the KL is below the target",
+            "Early stopping protects against a policy that moved too far: stop when the KL is "
+            "above the target.",
+            stop_reversed,
+        ),
+    ],
+)
+
+CHECKS = [KL_PENALTY_OBJECTIVE, UPDATE_KL_BETA, SHOULD_STOP_EARLY]
