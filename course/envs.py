@@ -4,9 +4,11 @@ return thresholds at which the course calls a task solved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
 #: Mean return over the last 20 finished training episodes at which a task counts as solved.
 SOLVED_THRESHOLDS: dict[str, float] = {
@@ -17,6 +19,32 @@ SOLVED_THRESHOLDS: dict[str, float] = {
 SOLVED_WINDOW = 20
 
 
+class CartPoleSameStep(CartPoleVectorEnv):
+    """gymnasium's numpy-vectorised CartPole-v1 (one array operation steps every copy, the
+    same dynamics and 500-step time limit as ``gym.make("CartPole-v1")``), with SAME_STEP
+    autoreset: an episode that ends is reset within the same ``step`` call, its last
+    observation in ``info["final_obs"]``, as ``gym.make_vec`` does with
+    ``autoreset_mode=SAME_STEP``. (The class itself only offers NEXT_STEP.)"""
+
+    metadata: ClassVar[dict] = {
+        **CartPoleVectorEnv.metadata,
+        "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
+    }
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = super().step(actions)
+        done = terminated | truncated
+        if done.any():
+            info = {"final_obs": obs.copy(), "_final_obs": done.copy()}
+            self.state[:, done] = self.np_random.uniform(
+                low=self.low, high=self.high, size=(4, int(done.sum()))
+            )
+            self.steps[done] = 0
+            obs = self.state.T.astype(np.float32)
+        self.prev_done[:] = False  # nothing left to reset at the next step
+        return obs, rewards, terminated, truncated, info
+
+
 def make_vector_env(env_id: str, num_envs: int, seed: int) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` stepped together, with SAME_STEP autoreset.
 
@@ -25,7 +53,15 @@ def make_vector_env(env_id: str, num_envs: int, seed: int) -> gym.vector.VectorE
     that ended: exactly what the time-limit bootstrap needs. (gymnasium 1.x defaults to
     NEXT_STEP, where the ending step returns the last observation and the next ``step``
     call ignores its action to reset.)
+
+    CartPole-v1 uses gymnasium's numpy-vectorised implementation (:class:`CartPoleSameStep`,
+    several times faster than stepping copies one by one); every other task, a
+    ``SyncVectorEnv`` from ``gym.make_vec``.
     """
+    if env_id == "CartPole-v1":
+        envs = CartPoleSameStep(num_envs=num_envs)
+        envs.action_space.seed(seed)
+        return envs
     envs = gym.make_vec(
         env_id,
         num_envs=num_envs,

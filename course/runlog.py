@@ -66,6 +66,11 @@ class RunLog:
             )
         (self.folder / "config.json").write_text(json.dumps(header, indent=2) + "\n")
 
+    def restart_clock(self) -> None:
+        """Start timing now: call it once the set-up (networks, optimiser) is done, right
+        before the first environment step, so the times measure training alone."""
+        self.start = time.perf_counter()
+
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start

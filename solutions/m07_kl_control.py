@@ -100,8 +100,8 @@ def should_stop_early(approx_kl: float | torch.Tensor, target_kl: float | None) 
     stop at ``1.5 * target_kl`` instead, which is this rule with a larger target.
 
     Args:
-        approx_kl: the KL estimate of the latest minibatch (m03's ``approx_kl``, the k3
-            estimator): a Python float or a 0-dim tensor.
+        approx_kl: the KL estimate (m03's ``approx_kl``, the k3 estimator; m09's update
+            passes its mean over the epoch's minibatches): a Python float or a 0-dim tensor.
         target_kl: the threshold, or None for no early stopping.
 
     Returns:

@@ -103,6 +103,7 @@ def train(envs, impl, config: ReinforceConfig, device, log: RunLog, stop_when_so
         vf_optimizer = torch.optim.Adam(critic.parameters(), lr=config.vf_lr)
 
     global_step = 0
+    log.restart_clock()
     while global_step < config.total_steps:
         before = global_step
         batch, global_step = _collect_episodes(

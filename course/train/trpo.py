@@ -126,6 +126,7 @@ def train(envs, impl, config: TrpoConfig, device, log: RunLog, stop_when_solved:
 
     obs, _ = envs.reset()
     global_step = 0
+    log.restart_clock()
     while global_step < config.total_steps:
         before = global_step
         batch, obs, global_step = _collect(

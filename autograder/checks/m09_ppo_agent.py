@@ -1,0 +1,1026 @@
+"""Checks and known mistakes for m09, the PPO agent.
+
+The mistakes here are *derived* from the reference (a wrapper, or a subclass that changes
+one thing), so this file does not spell out the agent: they are recognised where the
+reference is installed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import types
+from typing import Any
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+from autograder import draw
+from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from course.modules import BY_ID
+
+MODULE = BY_ID["m09"]
+
+# ==== layer_init
+
+
+def layer_init_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Initialise a fresh ``nn.Linear`` (torch seeded) with the given std and bias."""
+    torch.manual_seed(int(inputs["seed"]))
+    layer = nn.Linear(int(inputs["in_features"]), int(inputs["out_features"]))
+    out = getattr(ns, function)(layer, inputs["std"], inputs["bias_const"])
+    return {"weight": layer.weight, "bias": layer.bias, "returns_the_layer": out is layer}
+
+
+def layer_init_defaults_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call with the layer alone: the defaults are std sqrt(2) and bias 0."""
+    torch.manual_seed(int(inputs["seed"]))
+    layer = nn.Linear(int(inputs["in_features"]), int(inputs["out_features"]))
+    getattr(ns, function)(layer)
+    w = layer.weight.detach().double()
+    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    return {"gram": gram.float(), "bias": layer.bias}
+
+
+def _layer_case(seed: int, in_features: int, out_features: int, std: float, bias: float):
+    return {
+        "seed": seed,
+        "in_features": in_features,
+        "out_features": out_features,
+        "std": std,
+        "bias_const": bias,
+    }
+
+
+def _draw_layers(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        rows, cols = draw.size(g, 1, 9), draw.size(g, 1, 9)
+        std = draw.scalar(g, 0.01, 2.0)
+        cases.append(
+            (
+                f"random layer {i + 1} ({cols} -> {rows})",
+                _layer_case(draw.size(g, 0, 10_000), cols, rows, std, draw.scalar(g, -1, 1)),
+            )
+        )
+    return cases
+
+
+def _orthogonal_gram(received, inputs):
+    w = received.get("weight") if isinstance(received, dict) else None
+    if not isinstance(w, torch.Tensor):
+        return "expected the layer's weight"
+    w = w.double()
+    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    target = inputs["std"] ** 2 * torch.eye(gram.shape[0], dtype=torch.float64)
+    error = float((gram - target).abs().max())
+    if error > 1e-5:
+        return (
+            f"W W^T (or W^T W) should be std^2 I = {inputs['std'] ** 2:.4g} I; off by {error:.3g}"
+        )
+    return None
+
+
+def derive_bias_untouched(ref: Any):
+    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+        kept = layer.bias.detach().clone()
+        ref.layer_init(layer, std, bias_const)
+        with torch.no_grad():
+            layer.bias.copy_(kept)
+        return layer
+
+    return layer_init
+
+
+def derive_no_gain(ref: Any):
+    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+        return ref.layer_init(layer, 1.0, bias_const)
+
+    return layer_init
+
+
+def derive_returns_nothing(ref: Any):
+    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+        ref.layer_init(layer, std, bias_const)
+
+    return layer_init
+
+
+LAYER_INIT = Check(
+    MODULE,
+    "layer_init",
+    points=2,
+    summary="orthogonal weights with a gain, constant biases",
+    fixtures=[
+        Fixture(
+            "hand: gain 0",
+            _layer_case(0, 3, 2, 0.0, 0.5),
+            note="an orthogonal matrix times 0 is all zeros; every bias is set to 0.5",
+            probe=layer_init_probe,
+            expected={
+                "weight": torch.zeros(2, 3),
+                "bias": torch.tensor([0.5, 0.5]),
+                "returns_the_layer": True,
+            },
+        ),
+        Fixture(
+            "hidden layer, gain sqrt(2)",
+            _layer_case(1, 4, 6, math.sqrt(2), 0.0),
+            note="torch seeded with 1: the weights torch.nn.init.orthogonal_ draws",
+            probe=layer_init_probe,
+        ),
+        Fixture(
+            "policy head, gain 0.01",
+            _layer_case(2, 5, 2, 0.01, 0.0),
+            note="the policy's output layer starts nearly flat",
+            probe=layer_init_probe,
+        ),
+    ],
+    hidden=[Hidden(_draw_layers, probe=layer_init_probe)],
+    properties=[
+        Property(
+            "wide weight matrices are orthogonal rows scaled by std",
+            lambda: _layer_case(3, 8, 3, 1.7, 0.0),
+            probe=layer_init_probe,
+            predicate=_orthogonal_gram,
+        ),
+        Property(
+            "tall weight matrices are orthogonal columns scaled by std",
+            lambda: _layer_case(4, 3, 8, 0.5, 0.0),
+            probe=layer_init_probe,
+            predicate=_orthogonal_gram,
+        ),
+        Property(
+            "the defaults are gain sqrt(2) and bias 0",
+            lambda: _layer_case(5, 6, 4, math.sqrt(2), 0.0),
+            note="called as layer_init(layer)",
+            probe=layer_init_defaults_probe,
+            expect=lambda inputs: {"gram": 2.0 * torch.eye(4), "bias": torch.zeros(4)},
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "bias-untouched",
+            "the bias keeps PyTorch's default initialisation",
+            "nn.Linear starts its bias uniformly in +-1/sqrt(in_features); set it to bias_const.",
+            derive=derive_bias_untouched,
+        ),
+        Mistake(
+            "no-gain",
+            "the gain is not applied",
+            "torch.nn.init.orthogonal_(weight, std): the second argument scales the matrix; "
+            "without it every layer has gain 1, and the policy head does not start flat.",
+            derive=derive_no_gain,
+        ),
+        Mistake(
+            "returns-nothing",
+            "the layer is not returned",
+            "Return the layer, so that nn.Sequential(layer_init(nn.Linear(...)), ...) works.",
+            derive=derive_returns_nothing,
+        ),
+    ],
+)
+
+# ==== linear_annealing
+
+
+def annealing_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """An SGD optimiser with two parameter groups; one call of linear_annealing."""
+    a, b = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(3))
+    optimizer = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.5)
+    returned = getattr(ns, function)(
+        optimizer, int(inputs["update"]), int(inputs["num_updates"]), inputs["initial_lr"]
+    )
+    return {
+        "returned": returned if returned is None else float(returned),
+        "group_lrs": torch.tensor([group["lr"] for group in optimizer.param_groups]),
+    }
+
+
+def schedule_probe(ns: Any, function: str, inputs: dict[str, Any]) -> torch.Tensor:
+    """The learning rates set for updates 1 .. num_updates."""
+    p = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([p], lr=1.0)
+    rates = []
+    for update in range(1, int(inputs["num_updates"]) + 1):
+        getattr(ns, function)(optimizer, update, int(inputs["num_updates"]), inputs["initial_lr"])
+        rates.append(optimizer.param_groups[0]["lr"])
+    return torch.tensor(rates, dtype=torch.float64)
+
+
+def _annealing(update: int, num_updates: int, initial_lr: float) -> dict[str, Any]:
+    return {"update": update, "num_updates": num_updates, "initial_lr": initial_lr}
+
+
+def _draw_annealing(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        n = draw.size(g, 2, 500)
+        cases.append(
+            (
+                f"random schedule {i + 1}",
+                _annealing(draw.size(g, 1, n), n, draw.scalar(g, 1e-4, 1e-2)),
+            )
+        )
+    return cases
+
+
+def _linear_schedule(inputs):
+    n, lr = int(inputs["num_updates"]), inputs["initial_lr"]
+    return torch.tensor([(1.0 - (u - 1.0) / n) * lr for u in range(1, n + 1)], dtype=torch.float64)
+
+
+def derive_reaches_zero(ref: Any):
+    def linear_annealing(optimizer, update, num_updates, initial_lr):
+        return ref.linear_annealing(optimizer, update + 1, num_updates, initial_lr)
+
+    return linear_annealing
+
+
+def derive_first_group_only(ref: Any):
+    def linear_annealing(optimizer, update, num_updates, initial_lr):
+        others = [group["lr"] for group in optimizer.param_groups[1:]]
+        lr = ref.linear_annealing(optimizer, update, num_updates, initial_lr)
+        for group, old in zip(optimizer.param_groups[1:], others, strict=True):
+            group["lr"] = old
+        return lr
+
+    return linear_annealing
+
+
+def derive_returns_initial(ref: Any):
+    def linear_annealing(optimizer, update, num_updates, initial_lr):
+        ref.linear_annealing(optimizer, update, num_updates, initial_lr)
+        return initial_lr
+
+    return linear_annealing
+
+
+LINEAR_ANNEALING = Check(
+    MODULE,
+    "linear_annealing",
+    points=2,
+    summary="the learning rate decays linearly, first update at full rate",
+    fixtures=[
+        Fixture(
+            "hand: the first update",
+            _annealing(1, 4, 0.01),
+            note="frac = 1 - (1 - 1) / 4 = 1: the full rate 0.01, in both parameter groups",
+            probe=annealing_probe,
+            expected={"returned": 0.01, "group_lrs": torch.tensor([0.01, 0.01])},
+        ),
+        Fixture(
+            "hand: the last update",
+            _annealing(4, 4, 0.01),
+            note="frac = 1 - (4 - 1) / 4 = 1/4: the rate is 0.0025, never 0",
+            probe=annealing_probe,
+            expected={"returned": 0.0025, "group_lrs": torch.tensor([0.0025, 0.0025])},
+        ),
+        Fixture("a middle update", _annealing(37, 120, 2.5e-4), probe=annealing_probe),
+    ],
+    hidden=[Hidden(_draw_annealing, probe=annealing_probe)],
+    properties=[
+        Property(
+            "a straight line from initial_lr down to initial_lr / num_updates",
+            lambda: _annealing(1, 7, 0.003),
+            note="the rates set for updates 1 to 7",
+            probe=schedule_probe,
+            expect=_linear_schedule,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "reaches-zero",
+            "the schedule is shifted by one update",
+            "With frac = 1 - update / num_updates the first update already runs below the "
+            "initial rate and the last one at 0, a wasted update: count updates from 1 and "
+            "use (update - 1).",
+            derive=derive_reaches_zero,
+        ),
+        Mistake(
+            "first-group-only",
+            "only the first parameter group is updated",
+            "An optimiser can hold several parameter groups (an actor and a critic with their "
+            "own settings, say): set group['lr'] in every one.",
+            derive=derive_first_group_only,
+        ),
+        Mistake(
+            "returns-initial",
+            "the initial rate is returned instead of the rate set",
+            "Return the rate of this update, so the trainer logs what the optimiser uses.",
+            derive=derive_returns_initial,
+        ),
+    ],
+)
+
+# ==== ActorCritic
+
+
+def _spaces(inputs: dict[str, Any]) -> tuple[gym.spaces.Box, gym.spaces.Space]:
+    obs_space = gym.spaces.Box(-1.0, 1.0, (int(inputs["obs_dim"]),))
+    if inputs["kind"] == "discrete":
+        return obs_space, gym.spaces.Discrete(int(inputs["actions"]))
+    return obs_space, gym.spaces.Box(-2.0, 2.0, (int(inputs["actions"]),))
+
+
+def _build(ns: Any, inputs: dict[str, Any]) -> nn.Module:
+    obs_space, act_space = _spaces(inputs)
+    agent = ns.ActorCritic(obs_space, act_space, hidden=int(inputs["hidden"]))
+    params = inputs.get("params")
+    if params is not None:
+        mine = {k: tuple(v.shape) for k, v in agent.state_dict().items()}
+        wanted = {k: tuple(v.shape) for k, v in params.items()}
+        if mine != wanted:
+            raise ValueError(
+                "the agent's parameters are not the documented ones: expected "
+                + ", ".join(f"{k} {v}" for k, v in wanted.items())
+                + "; got "
+                + ", ".join(f"{k} {v}" for k, v in mine.items())
+            )
+        agent.load_state_dict(params)
+    return agent
+
+
+def evaluate_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Load known parameters, evaluate given actions: log_prob, entropy, value."""
+    agent = _build(ns, inputs)
+    action, log_prob, entropy, value = agent.get_action_and_value(inputs["obs"], inputs["action"])
+    return {
+        "action": action,
+        "log_prob": log_prob,
+        "entropy": entropy,
+        "value": value,
+        "get_value": agent.get_value(inputs["obs"]),
+    }
+
+
+def init_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Facts about a freshly built agent: the gain of each linear layer, its biases."""
+    torch.manual_seed(int(inputs["seed"]))
+    obs_space, act_space = _spaces(inputs)
+    agent = ns.ActorCritic(obs_space, act_space, hidden=int(inputs["hidden"]))
+    facts: dict[str, Any] = {}
+    for name in ("actor", "critic"):
+        net = getattr(agent, name)
+        linears = [m for m in net if isinstance(m, nn.Linear)]
+        gains = []
+        for layer in linears:
+            w = layer.weight.detach().double()
+            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+            gains.append(float(gram.diagonal().mean().sqrt()))
+            facts[f"{name} biases are zero"] = facts.get(f"{name} biases are zero", True) and bool(
+                (layer.bias == 0).all()
+            )
+        facts[f"{name} gains"] = torch.tensor(gains)
+    if inputs["kind"] == "continuous":
+        facts["log_std"] = agent.log_std.detach()
+    return facts
+
+
+def sample_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Sample actions, then evaluate the same actions: the log-probs must agree."""
+    agent = _build(ns, inputs)
+    torch.manual_seed(0)
+    action, log_prob, entropy, value = agent.get_action_and_value(inputs["obs"])
+    _, again, _, _ = agent.get_action_and_value(inputs["obs"], action)
+    return {
+        "action_shape": list(action.shape),
+        "action_dtype": str(action.dtype).removeprefix("torch."),
+        "log_prob_of_the_sample": log_prob,
+        "log_prob_evaluated_again": again,
+        "shapes": [list(log_prob.shape), list(entropy.shape), list(value.shape)],
+    }
+
+
+def _reference_params(kind: str, obs_dim: int, actions: int, hidden: int, seed: int):
+    """Parameters in the documented layout, drawn from a seed (not from any agent)."""
+    g = draw.generator(seed)
+    params = {}
+    for net, out in (("critic", 1), ("actor", actions)):
+        for index, (fan_in, fan_out) in enumerate(
+            ((obs_dim, hidden), (hidden, hidden), (hidden, out))
+        ):
+            params[f"{net}.{2 * index}.weight"] = draw.normal(g, fan_out, fan_in, scale=0.6)
+            params[f"{net}.{2 * index}.bias"] = draw.normal(g, fan_out, scale=0.2)
+    if kind == "continuous":
+        params["log_std"] = draw.normal(g, actions, scale=0.5)
+    return dict(sorted(params.items()))
+
+
+def _agent_case(
+    kind: str, seed: int, batch: int = 5, obs_dim: int = 3, actions: int = 2, hidden: int = 4
+) -> dict[str, Any]:
+    g = draw.generator(seed + 1000)
+    obs = draw.normal(g, batch, obs_dim)
+    if kind == "discrete":
+        action = draw.integers(g, 0, actions, batch)
+    else:
+        action = draw.normal(g, batch, actions)
+    return {
+        "kind": kind,
+        "obs_dim": obs_dim,
+        "actions": actions,
+        "hidden": hidden,
+        "params": _reference_params(kind, obs_dim, actions, hidden, seed),
+        "obs": obs,
+        "action": action,
+    }
+
+
+def _zero_agent(
+    kind: str, actor_bias: list[float], critic_bias: float, log_std: list[float] | None, obs, action
+) -> dict[str, Any]:
+    """An agent whose weights are all 0: every output is its last bias (tanh(0) = 0)."""
+    actions = len(actor_bias)
+    params = {}
+    for net, out, last in (("critic", 1, [critic_bias]), ("actor", actions, actor_bias)):
+        for index, (fan_in, fan_out) in enumerate(((2, 2), (2, 2), (2, out))):
+            params[f"{net}.{2 * index}.weight"] = torch.zeros(fan_out, fan_in)
+            params[f"{net}.{2 * index}.bias"] = torch.zeros(fan_out)
+        params[f"{net}.4.bias"] = torch.tensor(last)
+    if log_std is not None:
+        params["log_std"] = torch.tensor(log_std)
+    return {
+        "kind": kind,
+        "obs_dim": 2,
+        "actions": actions,
+        "hidden": 2,
+        "params": dict(sorted(params.items())),
+        "obs": obs,
+        "action": action,
+    }
+
+
+def _draw_agents(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i, kind in enumerate(("discrete", "continuous", "discrete")):
+        seed = draw.size(g, 0, 10_000)
+        case = _agent_case(
+            kind,
+            seed,
+            batch=draw.size(g, 1, 7),
+            obs_dim=draw.size(g, 1, 5),
+            actions=draw.size(g, 2, 4),
+            hidden=draw.size(g, 2, 6),
+        )
+        cases.append((f"random {kind} agent {i + 1}", case))
+    return cases
+
+
+def _init_case(kind: str, seed: int) -> dict[str, Any]:
+    return {"kind": kind, "obs_dim": 6, "actions": 3, "hidden": 16, "seed": seed}
+
+
+def _init_facts(inputs: dict[str, Any]) -> dict[str, Any]:
+    facts = {
+        "actor biases are zero": True,
+        "actor gains": torch.tensor([math.sqrt(2), math.sqrt(2), 0.01]),
+        "critic biases are zero": True,
+        "critic gains": torch.tensor([math.sqrt(2), math.sqrt(2), 1.0]),
+    }
+    if inputs["kind"] == "continuous":
+        facts["log_std"] = torch.zeros(int(inputs["actions"]))
+    return facts
+
+
+def _sample_consistent(received, inputs):
+    if not isinstance(received, dict):
+        return "expected the probe's facts"
+    batch, actions = inputs["obs"].shape[0], int(inputs["actions"])
+    expect_shape = [batch] if inputs["kind"] == "discrete" else [batch, actions]
+    expect_dtype = "int64" if inputs["kind"] == "discrete" else "float32"
+    if received["action_shape"] != expect_shape or received["action_dtype"] != expect_dtype:
+        return (
+            f"sampled actions should be {expect_dtype} of shape {tuple(expect_shape)}, got "
+            f"{received['action_dtype']} {tuple(received['action_shape'])}"
+        )
+    if received["shapes"] != [[batch]] * 3:
+        return f"log_prob, entropy and value should all be ({batch},), got {received['shapes']}"
+    if not torch.allclose(
+        received["log_prob_of_the_sample"],
+        received["log_prob_evaluated_again"],
+        rtol=1e-5,
+        atol=1e-6,
+    ):
+        return "the log-prob returned with a sampled action differs from evaluating that action"
+    return None
+
+
+def derive_value_not_squeezed(ref: Any):
+    class ActorCritic(ref.ActorCritic):
+        def get_value(self, obs):
+            return super().get_value(obs).unsqueeze(-1)
+
+    return ActorCritic
+
+
+def derive_ignores_action(ref: Any):
+    class ActorCritic(ref.ActorCritic):
+        def get_action_and_value(self, obs, action=None):
+            return super().get_action_and_value(obs, None)
+
+    return ActorCritic
+
+
+def derive_swapped_head_gains(ref: Any):
+    class ActorCritic(ref.ActorCritic):
+        def __init__(self, observation_space, action_space, hidden=64):
+            super().__init__(observation_space, action_space, hidden)
+            ref.layer_init(self.actor[4], std=1.0)
+            ref.layer_init(self.critic[4], std=0.01)
+
+    return ActorCritic
+
+
+def derive_batched_log_std(ref: Any):
+    class ActorCritic(ref.ActorCritic):
+        def __init__(self, observation_space, action_space, hidden=64):
+            super().__init__(observation_space, action_space, hidden)
+            if self.continuous:
+                self.log_std = nn.Parameter(torch.zeros(1, self.log_std.shape[0]))
+
+        def get_action_and_value(self, obs, action=None):
+            out = self.actor(obs)
+            if not self.continuous:
+                return super().get_action_and_value(obs, action)
+            log_std = self.log_std.expand_as(out)
+            if action is None:
+                action = out + torch.exp(log_std) * torch.randn_like(out)
+            module = __import__(type(self).__mro__[1].__module__, fromlist=["_"])
+            log_prob = module.gaussian_log_prob(out, log_std, action)
+            entropy = module.gaussian_entropy(log_std)
+            return action, log_prob, entropy, self.get_value(obs)
+
+    return ActorCritic
+
+
+ACTOR_CRITIC = Check(
+    MODULE,
+    "ActorCritic",
+    points=4,
+    summary="the actor-critic networks, discrete and continuous",
+    fixtures=[
+        Fixture(
+            "hand: a zero-weight discrete agent",
+            lambda: _zero_agent(
+                "discrete",
+                [0.0, math.log(3.0)],
+                1.5,
+                None,
+                torch.tensor([[0.3, -0.7], [1.0, 2.0]]),
+                torch.tensor([1, 0]),
+            ),
+            note="all weights 0, so every layer outputs its bias: logits (0, ln 3), "
+            "probabilities (1/4, 3/4); log pi(1) = ln 0.75 = -0.287682, log pi(0) = ln 0.25 "
+            "= -1.386294; entropy 0.25 ln 4 + 0.75 ln(4/3) = 0.562335; V = 1.5",
+            probe=evaluate_probe,
+            expected={
+                "action": torch.tensor([1, 0]),
+                "log_prob": torch.tensor([-0.2876821, -1.3862944]),
+                "entropy": torch.tensor([0.5623351, 0.5623351]),
+                "value": torch.tensor([1.5, 1.5]),
+                "get_value": torch.tensor([1.5, 1.5]),
+            },
+        ),
+        Fixture(
+            "hand: a zero-weight continuous agent",
+            lambda: _zero_agent(
+                "continuous",
+                [0.5],
+                -2.0,
+                [math.log(2.0)],
+                torch.tensor([[0.1, 0.2]]),
+                torch.tensor([[1.5]]),
+            ),
+            note="mean 0.5 and sigma = exp(ln 2) = 2; a = 1.5 gives z = 0.5, so log pi = "
+            "-0.125 - ln 2 - 0.5 ln(2 pi) = -1.737086; entropy 0.5 ln(2 pi e) + ln 2 = "
+            "2.112086; V = -2",
+            probe=evaluate_probe,
+            expected={
+                "action": torch.tensor([[1.5]]),
+                "log_prob": torch.tensor([-1.7370857]),
+                "entropy": torch.tensor([2.1120857]),
+                "value": torch.tensor([-2.0]),
+                "get_value": torch.tensor([-2.0]),
+            },
+        ),
+        Fixture(
+            "a discrete agent",
+            lambda: _agent_case("discrete", 1, actions=3),
+            probe=evaluate_probe,
+            note="known parameters loaded by name",
+        ),
+        Fixture(
+            "a continuous agent",
+            lambda: _agent_case("continuous", 2, actions=2),
+            probe=evaluate_probe,
+            note="known parameters and log_std loaded by name",
+        ),
+    ],
+    hidden=[Hidden(_draw_agents, probe=evaluate_probe)],
+    properties=[
+        Property(
+            "discrete: initial gains sqrt(2), 0.01 (policy) and 1 (value), zero biases",
+            lambda: _init_case("discrete", 3),
+            probe=init_probe,
+            expect=_init_facts,
+            rtol=1e-4,
+            atol=1e-5,
+        ),
+        Property(
+            "continuous: the same, and log_std starts at 0 with shape (A,)",
+            lambda: _init_case("continuous", 4),
+            probe=init_probe,
+            expect=_init_facts,
+            rtol=1e-4,
+            atol=1e-5,
+        ),
+        Property(
+            "discrete: a sampled action's log-prob is the one evaluated for it",
+            lambda: _agent_case("discrete", 5, batch=6, actions=4),
+            probe=sample_probe,
+            predicate=_sample_consistent,
+        ),
+        Property(
+            "continuous: a sampled action's log-prob is the one evaluated for it",
+            lambda: _agent_case("continuous", 6, batch=6, actions=3),
+            probe=sample_probe,
+            predicate=_sample_consistent,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "value-not-squeezed",
+            "the value keeps the critic's last dimension, (B, 1)",
+            "The value head outputs (B, 1); squeeze it to (B,). A (B, 1) value minus (B,) "
+            "returns broadcasts to (B, B) in the value loss and silently trains on nonsense.",
+            derive=derive_value_not_squeezed,
+        ),
+        Mistake(
+            "ignores-action",
+            "a given action is ignored and a new one sampled",
+            "The update calls get_action_and_value(obs, stored_actions) to get the new "
+            "log-probabilities of the *stored* actions: evaluate the action passed in.",
+            derive=derive_ignores_action,
+        ),
+        Mistake(
+            "swapped-gains",
+            "the output layers' gains are swapped",
+            "The policy head starts with gain 0.01 (near-uniform actions), the value head with "
+            "gain 1.",
+            derive=derive_swapped_head_gains,
+        ),
+        Mistake(
+            "batched-log-std",
+            "log_std has shape (1, A)",
+            "Some implementations store log_std as (1, A); the course's contract (m08) is a "
+            "state-independent vector of shape (A,).",
+            derive=derive_batched_log_std,
+        ),
+    ],
+)
+
+# ==== ppo_update
+
+STATS = (
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "clip_fraction",
+    "approx_kl",
+    "explained_variance",
+    "epochs",
+)
+
+
+class TinyAgent(nn.Module):
+    """A small discrete agent with parameters drawn from a seed, for grading the update
+    alone (the student's ActorCritic is graded on its own)."""
+
+    def __init__(self, obs_dim: int, actions: int, seed: int, scale: float = 0.5) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.actor = nn.Linear(obs_dim, actions)
+        self.critic = nn.Linear(obs_dim, 1)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * scale)
+
+    def get_action_and_value(self, obs, action=None):
+        dist = Categorical(logits=self.actor(obs))
+        if action is None:
+            action = dist.sample()
+        return action, dist.log_prob(action), dist.entropy(), self.critic(obs).squeeze(-1)
+
+
+def update_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """One call of ppo_update on a TinyAgent with SGD; the parameters after it and the
+    diagnostics it returns."""
+    agent = TinyAgent(
+        int(inputs["obs_dim"]),
+        int(inputs["num_actions"]),
+        int(inputs["agent_seed"]),
+        inputs["scale"],
+    )
+    optimizer = torch.optim.SGD(agent.parameters(), lr=inputs["lr"])
+    batch = {
+        k: inputs[k].clone()
+        for k in ("obs", "actions", "log_probs", "advantages", "returns", "values")
+    }
+    if inputs.get("log_probs_with_graph"):
+        # As if the rollout had forgotten torch.no_grad(): old log-probs still in a graph.
+        batch["log_probs"] = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
+    config = types.SimpleNamespace(**inputs["config"])
+    generator = torch.Generator().manual_seed(int(inputs["order_seed"]))
+    stats = getattr(ns, function)(agent, optimizer, batch, config, generator)
+    missing = [key for key in STATS if key not in stats]
+    if missing:
+        raise KeyError(f"the diagnostics lack {', '.join(missing)}")
+    return {
+        "parameters": torch.cat([p.detach().flatten() for p in agent.parameters()]),
+        "diagnostics": {key: float(stats[key]) for key in STATS},
+    }
+
+
+def _config(**changes: Any) -> dict[str, Any]:
+    config = {
+        "update_epochs": 3,
+        "minibatch_size": 4,
+        "clip_coef": 0.2,
+        "norm_adv": True,
+        "clip_vloss": True,
+        "vf_coef": 0.5,
+        "ent_coef": 0.01,
+        "max_grad_norm": 0.5,
+        "target_kl": None,
+    }
+    config.update(changes)
+    return config
+
+
+def _update_case(
+    seed: int,
+    batch: int = 10,
+    obs_dim: int = 3,
+    num_actions: int = 3,
+    lr: float = 0.5,
+    with_graph: bool = False,
+    **config: Any,
+) -> dict[str, Any]:
+    """A rollout batch for a TinyAgent: old log-probs from a nearby policy, so the ratios
+    start away from 1, and advantages with a non-zero mean."""
+    g = draw.generator(seed)
+    agent = TinyAgent(obs_dim, num_actions, seed)
+    obs = draw.normal(g, batch, obs_dim)
+    with torch.no_grad():
+        probs = torch.softmax(agent.actor(obs), dim=-1)
+        taken = torch.multinomial(probs, 1, generator=g).squeeze(-1)
+        _, log_probs, _, values = agent.get_action_and_value(obs, taken)
+    case = {
+        "obs_dim": obs_dim,
+        "num_actions": num_actions,
+        "agent_seed": seed,
+        "scale": 0.5,
+        "lr": lr,
+        "obs": obs,
+        "actions": taken,
+        "log_probs": log_probs + draw.normal(g, batch, scale=0.3),
+        "advantages": draw.normal(g, batch, scale=2.0) + 0.5,
+        "returns": values + draw.normal(g, batch),
+        "values": values,
+        "config": _config(**config),
+        "order_seed": seed + 7,
+    }
+    if with_graph:
+        case["log_probs_with_graph"] = True
+    return case
+
+
+def _draw_updates(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for i in range(3):
+        case = _update_case(
+            draw.size(g, 0, 10_000),
+            batch=draw.size(g, 5, 14),
+            update_epochs=draw.size(g, 1, 3),
+            minibatch_size=draw.size(g, 2, 6),
+            clip_vloss=bool(i % 2),
+            max_grad_norm=draw.scalar(g, 0.2, 1.0),
+        )
+        cases.append((f"random update {i + 1}", case))
+    return cases
+
+
+def _zero_update() -> dict[str, Any]:
+    """A zero agent, learning rate 0: nothing moves, and every number is known."""
+    obs = torch.tensor([[0.5, -1.0], [2.0, 0.0], [-0.3, 0.3], [1.0, 1.0], [0.0, -2.0], [1.5, 0.5]])
+    return {
+        "obs_dim": 2,
+        "num_actions": 2,
+        "agent_seed": 0,
+        "scale": 0.0,
+        "lr": 0.0,
+        "obs": obs,
+        "actions": torch.tensor([0, 1, 1, 0, 1, 0]),
+        "log_probs": torch.full((6,), -math.log(2.0)),
+        "advantages": torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.0]),
+        "returns": torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]),
+        "values": torch.zeros(6),
+        "config": _config(update_epochs=2, minibatch_size=4, target_kl=0.01),
+        "order_seed": 3,
+    }
+
+
+def _stats_are_diagnostics(received, inputs):
+    values = received.get("diagnostics", {}) if isinstance(received, dict) else {}
+    bad = [k for k in STATS if not math.isfinite(values.get(k, math.nan))]
+    if bad:
+        return f"these diagnostics are not finite numbers: {', '.join(bad)}"
+    if not 0.0 <= values["clip_fraction"] <= 1.0:
+        return f"clip_fraction must lie in [0, 1], got {values['clip_fraction']}"
+    if values["epochs"] != inputs["config"]["update_epochs"]:
+        return f"with target_kl None every epoch runs: expected {inputs['config']['update_epochs']}"
+    return None
+
+
+def _stops_after_one_epoch(received, inputs):
+    epochs = received.get("diagnostics", {}).get("epochs") if isinstance(received, dict) else None
+    if epochs != 1.0:
+        return (
+            f"the KL passes target_kl={inputs['config']['target_kl']} in the first epoch, "
+            f"so only 1 epoch should run; {epochs} ran"
+        )
+    return None
+
+
+def _with_config(ref: Any, **changes: Any):
+    def ppo_update(agent, optimizer, batch, config, generator):
+        changed = types.SimpleNamespace(**{**vars(config), **changes})
+        return ref.ppo_update(agent, optimizer, batch, changed, generator)
+
+    return ppo_update
+
+
+def derive_whole_batch_normalisation(ref: Any):
+    def ppo_update(agent, optimizer, batch, config, generator):
+        batch = dict(batch)
+        if config.norm_adv:
+            batch["advantages"] = ref.normalize_advantages(batch["advantages"])
+        changed = types.SimpleNamespace(**{**vars(config), "norm_adv": False})
+        return ref.ppo_update(agent, optimizer, batch, changed, generator)
+
+    return ppo_update
+
+
+def derive_skips_remainder(ref: Any):
+    def whole_minibatches(start, stop=None, step=1):
+        if stop is None:
+            return builtins.range(start)
+        return builtins.range(start, stop - (stop - start) % step, step)
+
+    fn = ref.ppo_update
+    namespace = {**fn.__globals__, "range": whole_minibatches}
+    return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__)
+
+
+class _KeepsGradients:
+    """An optimiser whose zero_grad does nothing: gradients pile up step after step."""
+
+    def __init__(self, optimizer):
+        self._optimizer = optimizer
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._optimizer, name)
+
+
+def derive_no_zero_grad(ref: Any):
+    def ppo_update(agent, optimizer, batch, config, generator):
+        return ref.ppo_update(agent, _KeepsGradients(optimizer), batch, config, generator)
+
+    return ppo_update
+
+
+PPO_UPDATE = Check(
+    MODULE,
+    "ppo_update",
+    points=6,
+    summary="epochs x shuffled minibatches, per-minibatch normalisation, clipping, early stop",
+    # Parameters after several SGD steps and means of float32 sums: the order in which a
+    # correct update adds terms changes the last bits, so the tolerance is wider.
+    rtol=1e-4,
+    atol=1e-5,
+    timeout=40.0,
+    fixtures=[
+        Fixture(
+            "hand: a zero agent that does not learn",
+            _zero_update,
+            note="every weight 0, so pi = (1/2, 1/2) and V = 0; the old log-probs are "
+            "ln(1/2), so every ratio is 1: KL 0, clip fraction 0; the normalised advantages "
+            "of each minibatch average 0, so the policy loss is 0; (V - R)^2 = 1, so the "
+            "value loss is 0.5 * 0.5 * 1 = 0.25; entropy ln 2 = 0.693147; EV of V_old = 0 is "
+            "1 - Var[R]/Var[R] = 0; lr 0 leaves the parameters at 0; KL 0 <= 0.01: 2 epochs",
+            probe=update_probe,
+            expected={
+                "parameters": torch.zeros(9),
+                "diagnostics": {
+                    "policy_loss": 0.0,
+                    "value_loss": 0.25,
+                    "entropy": 0.6931472,
+                    "clip_fraction": 0.0,
+                    "approx_kl": 0.0,
+                    "explained_variance": 0.0,
+                    "epochs": 2.0,
+                },
+            },
+        ),
+        Fixture(
+            "three epochs, a last minibatch of 2",
+            lambda: _update_case(11),
+            probe=update_probe,
+            note="B = 10 and minibatches of 4: each epoch takes steps on 4, 4 and 2 samples",
+        ),
+        Fixture(
+            "unclipped value loss, gradient clipping active",
+            lambda: _update_case(12, batch=8, clip_vloss=False, max_grad_norm=0.1, lr=1.0),
+            probe=update_probe,
+            note="max_grad_norm 0.1 is far below the gradients' norm: every step is clipped",
+        ),
+        Fixture(
+            "raw advantages (norm_adv off)",
+            lambda: _update_case(13, batch=9, norm_adv=False, update_epochs=2),
+            probe=update_probe,
+        ),
+        Fixture(
+            "early stop on the KL",
+            lambda: _update_case(14, batch=12, target_kl=0.0005, lr=2.0, update_epochs=4),
+            probe=update_probe,
+            note="a large step makes the KL pass 0.0005 in the first epoch: one epoch runs",
+        ),
+        Fixture(
+            "old log-probs that still carry a graph",
+            lambda: _update_case(15, with_graph=True),
+            probe=update_probe,
+            note="as if the rollout forgot torch.no_grad(): the batch is data, detach it",
+        ),
+    ],
+    hidden=[Hidden(_draw_updates, probe=update_probe)],
+    properties=[
+        Property(
+            "diagnostics are finite numbers and every epoch runs without target_kl",
+            lambda: _update_case(16, batch=11, update_epochs=3),
+            probe=update_probe,
+            predicate=_stats_are_diagnostics,
+        ),
+        Property(
+            "early stopping stops after the epoch whose KL passes target_kl",
+            lambda: _update_case(17, batch=12, target_kl=1e-6, lr=1.0, update_epochs=5),
+            probe=update_probe,
+            predicate=_stops_after_one_epoch,
+        ),
+    ],
+    mistakes=[
+        Mistake(
+            "whole-batch-normalisation",
+            "the advantages are normalised over the whole batch, not per minibatch",
+            "PPO implementations normalise each minibatch's advantages, right before its "
+            "loss; normalising the batch once gives every minibatch a different mean and "
+            "scale.",
+            derive=derive_whole_batch_normalisation,
+        ),
+        Mistake(
+            "raw-advantages",
+            "the normalised advantages are computed but the raw ones are used",
+            "The seed notes' training step has exactly this bug (m05): normalise, then pass "
+            "the normalised advantages to the clipped loss.",
+            derive=lambda ref: _with_config(ref, norm_adv=False),
+        ),
+        Mistake(
+            "no-gradient-clipping",
+            "the gradient norm is not clipped",
+            "Call nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm) between "
+            "backward() and step().",
+            derive=lambda ref: _with_config(ref, max_grad_norm=math.inf),
+        ),
+        Mistake(
+            "skips-remainder",
+            "the last, smaller minibatch of each epoch is skipped",
+            "range(0, B, minibatch_size) includes a final partial minibatch; stopping at the "
+            "last full one silently drops B mod minibatch_size samples every epoch.",
+            derive=derive_skips_remainder,
+        ),
+        Mistake(
+            "no-zero-grad",
+            "the gradients are not zeroed before each backward pass",
+            "loss.backward() adds to .grad: call optimizer.zero_grad() before it, or every "
+            "step also applies all the earlier minibatches' gradients again.",
+            derive=derive_no_zero_grad,
+        ),
+    ],
+)
+
+CHECKS = [LAYER_INIT, LINEAR_ANNEALING, ACTOR_CRITIC, PPO_UPDATE]
