@@ -112,6 +112,21 @@ class RunLog:
                 f"return {mean:.1f}" if not _isnan(mean) else "return -", refresh=False
             )
 
+    def discard(self) -> None:
+        """Close without writing results, and remove what this run wrote (a run that
+        stopped before it started, on a missing function, say)."""
+        if self._bar is not None:
+            self._bar.close()
+        if self._csv_file is not None:
+            self._csv_file.close()
+        if self._tb is not None:
+            self._tb.close()
+        for path in self.folder.iterdir():
+            if path.name in ("config.json", "metrics.csv") or path.name.startswith("events.out"):
+                path.unlink()
+        if not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
     def close(self, global_step: int) -> dict[str, Any]:
         """Write episodes.csv, curve.png and summary.json; return the summary."""
         if self._bar is not None:

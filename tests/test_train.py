@@ -69,6 +69,7 @@ def test_training_with_an_unfinished_stub_says_what_is_missing(tmp_path):
     assert done.returncode == 2
     assert "needs m01.policy_gradient_loss, which is not implemented yet" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()  # nothing half-written is left behind
 
 
 @pytest.mark.slow

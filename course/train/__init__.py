@@ -195,7 +195,7 @@ def run(
     try:
         steps = chosen.train(envs, implementation, config, torch_device, log, stop_when_solved)
     except NotImplementedError as exc:
-        log.close(steps)
+        log.discard()
         raise UsageError(_not_implemented_message(exc, implementation.label)) from None
     finally:
         envs.close()
