@@ -146,8 +146,8 @@ def render_checks(module_key: str) -> str:
     known = fixtures.load(module)
     lines = [
         "| graded function | points | known outputs (by hand) | hidden cases | properties "
-        "| catalogued mistakes |",
-        "|---|---:|---:|---|---:|---:|",
+        "| catalogued mistakes | tolerance |",
+        "|---|---:|---:|---|---:|---:|---|",
     ]
     for check in _checks(module):
         cases = [c for c in known if c["function"] == check.function]
@@ -155,7 +155,8 @@ def render_checks(module_key: str) -> str:
         hidden = "yes" if check.hidden else "no"
         lines.append(
             f"| [`{check.function}`](#{check.function}) | {check.points} | {len(cases)} ({hand}) "
-            f"| {hidden} | {len(check.properties)} | {len(check.mistakes)} |"
+            f"| {hidden} | {len(check.properties)} | {len(check.mistakes)} "
+            f"| rtol {check.rtol:g}, atol {check.atol:g} |"
         )
     return "\n".join(lines)
 
