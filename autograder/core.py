@@ -230,6 +230,11 @@ class Check:
     atol: float = DEFAULT_ATOL
     timeout: float = 20.0
     summary: str = ""
+    uses: tuple[str, ...] = ()
+    """Ids of the other modules whose graded functions this one calls (``("m04",)``).
+    Where the reference is installed, ``ppo-course grade`` runs this check's graded cases
+    on the reference's versions of those modules, so that a mistake in an earlier
+    exercise costs its points once."""
 
     @property
     def id(self) -> str:

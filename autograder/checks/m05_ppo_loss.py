@@ -753,6 +753,7 @@ TRAINING_STEP_LOSS = Check(
     MODULE,
     "training_step_loss",
     points=3,
+    uses=("m04",),
     summary="the seed's training step, with the normalised advantages actually used",
     fixtures=[
         Fixture(

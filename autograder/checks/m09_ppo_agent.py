@@ -560,6 +560,7 @@ ACTOR_CRITIC = Check(
     MODULE,
     "ActorCritic",
     points=4,
+    uses=("m01", "m08"),
     summary="the actor-critic networks, discrete and continuous",
     fixtures=[
         Fixture(
@@ -909,6 +910,7 @@ PPO_UPDATE = Check(
     MODULE,
     "ppo_update",
     points=6,
+    uses=("m01", "m02", "m03", "m04", "m05", "m07", "m08"),
     summary="epochs x shuffled minibatches, per-minibatch normalisation, clipping, early stop",
     # Parameters after several SGD steps and means of float32 sums: the order in which a
     # correct update adds terms changes the last bits, so the tolerance is wider.
