@@ -22,6 +22,7 @@ import contextlib
 import io
 import random
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,40 +62,48 @@ class InputMutated(Exception):
         self.names = names
 
 
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        copy = value.detach().clone()
+        return copy.requires_grad_(value.requires_grad) if value.is_leaf else copy
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_clone(v) for v in value)
+    return value
+
+
 def clone_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Deep copies of the tensors in ``inputs`` (other values are shared)."""
-    out = {}
-    for key, value in inputs.items():
-        if isinstance(value, torch.Tensor):
-            copy = value.detach().clone()
-            out[key] = copy.requires_grad_(value.requires_grad) if value.is_leaf else copy
-        else:
-            out[key] = value
-    return out
+    """Deep copies of the tensors in ``inputs``, nested dicts, lists and tuples included
+    (other values are shared)."""
+    return {key: _clone(value) for key, value in inputs.items()}
 
 
 def mutated(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Names of the tensors whose values changed in place."""
+    """Names of the inputs whose values changed in place (compared as plain data: shape,
+    dtype and raw bytes, nested containers included)."""
+    from autograder import wire
+
     names = []
     for key, old in before.items():
-        new = after[key]
-        if isinstance(old, torch.Tensor) and (
-            new.shape != old.shape or not torch.equal(new.detach(), old.detach())
-        ):
+        try:
+            same = wire.to_plain(after[key]) == wire.to_plain(old)
+        except (wire.WireError, KeyError):
+            same = False
+        if not same:
             names.append(key)
     return names
 
 
 def call(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
-    """The default probe: call ``function`` with the inputs in order, and fail if it
-    modified any of them."""
+    """The default probe: call ``function`` with the inputs in order.
+
+    The executor hands a probe its own copy of the inputs and, after the probe, compares
+    that copy with the originals, so an in-place change is caught on the grader's side."""
     fn = getattr(ns, function)
-    args = clone_inputs(inputs)
-    out = fn(*args.values())
-    changed = mutated(inputs, args)
-    if changed:
-        raise InputMutated(changed)
-    return out
+    return fn(*inputs.values())
 
 
 def probe_ref(probe: Probe) -> str:
@@ -262,6 +271,17 @@ class Case:
     atol: float | None = None
     weight: float = 1.0
 
+    def plain_inputs(self) -> Any:
+        """The inputs as plain data (``wire.py``), computed once: what a worker is sent,
+        and what the inputs must still be after the call."""
+        cached = self.__dict__.get("_plain_inputs")
+        if cached is None:
+            from autograder import wire
+
+            cached = wire.to_plain(self.inputs)
+            self.__dict__["_plain_inputs"] = cached
+        return cached
+
     @property
     def tolerances(self) -> tuple[float, float]:
         rtol = self.check.rtol if self.rtol is None else self.rtol
@@ -281,9 +301,10 @@ class Case:
 
 @dataclass
 class Outcome:
-    """The raw value a probe returned."""
+    """The raw value a probe returned, and the first of what the code printed."""
 
     value: Any
+    printed: str = ""
 
 
 @dataclass
@@ -296,6 +317,7 @@ class Failure:
     kind: str
     message: str
     line: str = ""
+    printed: str = ""
 
     def describe(self) -> str:
         text = self.message
@@ -331,30 +353,44 @@ def failure_from_exception(exc: BaseException, function: str, line: str = "") ->
     return Failure("exception", message, line)
 
 
+TRUSTED_LOCK = threading.RLock()
+"""Held while a probe runs in this process: probes use torch's global random state, so two
+threads (``ppo-course grade --jobs``) must not interleave them."""
+
+
 def run_probe_in_process(
     probe: Probe, namespace: Any, function: str, inputs: dict[str, Any], student_files=()
 ) -> Outcome | Failure:
-    """Run a probe here, quietly, and capture what it returns or raises."""
+    """Run a probe here, quietly, on a copy of the inputs, and capture what it returns or
+    raises (an in-place change of the inputs is a failure)."""
     import traceback
 
-    seed_everything(0)
-    sink = io.StringIO()
-    try:
-        with (
-            contextlib.redirect_stdout(sink),
-            contextlib.redirect_stderr(sink),
-            warnings.catch_warnings(),
-        ):
-            warnings.simplefilter("ignore")
-            value = probe(namespace, function, clone_inputs(inputs))
-        return Outcome(plain(value))
-    except Exception as exc:
-        line = ""
-        frames = traceback.extract_tb(exc.__traceback__)
-        mine = [f for f in frames if any(f.filename == str(s) for s in student_files)]
-        if mine:
-            line = f"line {mine[-1].lineno} of {mine[-1].filename}: {(mine[-1].line or '').strip()}"
-        return failure_from_exception(exc, function, line)
+    with TRUSTED_LOCK:
+        seed_everything(0)
+        sink = io.StringIO()
+        try:
+            args = clone_inputs(inputs)
+            with (
+                contextlib.redirect_stdout(sink),
+                contextlib.redirect_stderr(sink),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("ignore")
+                value = probe(namespace, function, args)
+            changed = mutated(inputs, args)
+            if changed:
+                raise InputMutated(changed)
+            return Outcome(plain(value), printed=sink.getvalue()[:2000])
+        except Exception as exc:
+            line = ""
+            frames = traceback.extract_tb(exc.__traceback__)
+            mine = [f for f in frames if any(f.filename == str(s) for s in student_files)]
+            if mine:
+                last = mine[-1]
+                line = f"line {last.lineno} of {last.filename}: {(last.line or '').strip()}"
+            failure = failure_from_exception(exc, function, line)
+            failure.printed = sink.getvalue()[:2000]
+            return failure
 
 
 # ----------------------------------------------------------------------------- results
@@ -368,6 +404,16 @@ class CaseResult:
     mismatch: Mismatch | None = None
     failure: Failure | None = None
     diagnoses: list[Mistake] = field(default_factory=list)
+    private: bool = False
+    """Ran where the reference's earlier functions were present: a student sees only its
+    verdict (what it received could carry the reference out)."""
+
+    @property
+    def printed(self) -> str:
+        """What the code printed on this case (bounded), if anything."""
+        return self.failure.printed if self.failure is not None else self.outcome_printed
+
+    outcome_printed: str = ""
 
 
 @dataclass
@@ -376,6 +422,10 @@ class CheckResult:
     cases: list[CaseResult] = field(default_factory=list)
     error: Failure | None = None  # the check could not run at all (missing file, import)
     notes: list[str] = field(default_factory=list)
+    for_grade: bool = False
+    """Scored as ``ppo-course grade`` scores: only hidden cases and properties carry
+    points (the public known outputs are a self-check), and a function that passes none
+    of its hidden cases scores nothing."""
 
     @property
     def passed(self) -> bool:
@@ -385,14 +435,23 @@ class CheckResult:
     def max_score(self) -> float:
         return float(self.check.points)
 
+    def _weight(self, case: Case) -> float:
+        return 0.0 if self.for_grade and case.kind == "known" else case.weight
+
     @property
     def score(self) -> float:
         """Points in proportion to the weight of the cases passed (a case weighs 1 unless
         it checks the heart of the exercise); nothing if the check could not run."""
         if self.error is not None or not self.cases:
             return 0.0
-        passed = sum(c.case.weight for c in self.cases if c.passed)
-        total = sum(c.case.weight for c in self.cases)
+        if self.for_grade:
+            hidden = [c for c in self.cases if c.case.kind == "hidden"]
+            if hidden and not any(c.passed for c in hidden):
+                return 0.0
+        total = sum(self._weight(c.case) for c in self.cases)
+        if total == 0:
+            return 0.0
+        passed = sum(self._weight(c.case) for c in self.cases if c.passed)
         return round(self.check.points * passed / total, 2)
 
     @property

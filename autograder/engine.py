@@ -28,7 +28,7 @@ from autograder.core import (
     resolve_probe,
     run_probe_in_process,
 )
-from autograder.values import compare
+from autograder.values import Mismatch, compare
 from course import impl as impl_loader
 from course import paths
 from course.modules import MODULES, Module
@@ -73,17 +73,18 @@ def reference(module: Module) -> Any | None:
 
 
 def hidden_seed() -> int | None:
-    """The seed of the hidden cases: ``$PPO_COURSE_HIDDEN_SEED`` if set, else one derived
-    from the reference files, so that grading the same submission twice gives the same
-    result. None where the reference is absent (hidden cases then do not run)."""
+    """The course's hidden seed: ``$PPO_COURSE_HIDDEN_SEED`` if set, else the one in the
+    instructor's course settings (``course/settings.py``), else None. There is no public
+    default: a seed anyone can compute would make the hidden cases public."""
+    from course import settings
+
     if os.environ.get(HIDDEN_SEED_ENV):
-        return int(os.environ[HIDDEN_SEED_ENV])
-    if not paths.SOLUTIONS_DIR.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(paths.SOLUTIONS_DIR.glob("m[0-9][0-9]_*.py")):
-        digest.update(path.read_bytes())
-    return int.from_bytes(digest.digest()[:6], "big")
+        try:
+            return int(os.environ[HIDDEN_SEED_ENV])
+        except ValueError:
+            raise ValueError(f"${HIDDEN_SEED_ENV} must be an integer") from None
+    found = settings.load()
+    return None if found is None else found.hidden_seed
 
 
 def _generator(seed: int, check: Check) -> torch.Generator:
@@ -241,12 +242,21 @@ def run_check(
     reference_ns: Any | None = None,
     seed: int | None = None,
     cases: list[Case] | None = None,
+    for_grade: bool = False,
+    executor_for: Any = None,
 ) -> CheckResult:
-    """Run every case of ``check`` and diagnose the failures."""
+    """Run every case of ``check`` and diagnose the failures.
+
+    Args:
+        for_grade: score as ``ppo-course grade`` does (see :class:`CheckResult`).
+        executor_for: ``executor_for(case)`` gives the executor of a case when some cases
+            run elsewhere (a composite function's graded cases, on the reference's earlier
+            functions); None runs every case on ``executor``.
+    """
     notes: list[str] = []
     if cases is None:
         cases, notes = build_cases(check, reference_ns, seed)
-    result = CheckResult(check, notes=notes)
+    result = CheckResult(check, notes=notes, for_grade=for_grade)
     problem = executor.start(check)
     if problem is not None:
         result.error = problem
@@ -255,6 +265,7 @@ def run_check(
 
     deadline = time.monotonic() + check.timeout
     stopped: Failure | None = None
+    started: set[int] = set()
     for case in cases:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -271,15 +282,31 @@ def run_check(
         if stopped is not None:
             result.cases.append(CaseResult(case, False, failure=stopped))
             continue
-        outcome = executor.run(case, remaining)
+        runner = executor if executor_for is None else executor_for(case)
+        private = runner is not executor
+        if private and id(runner) not in started:
+            started.add(id(runner))
+            problem = runner.start(check)
+            if problem is not None:
+                result.cases.append(CaseResult(case, False, failure=problem, private=True))
+                continue
+        outcome = runner.run(case, remaining)
         if isinstance(outcome, Failure):
-            result.cases.append(CaseResult(case, False, failure=outcome))
+            result.cases.append(CaseResult(case, False, failure=outcome, private=private))
             if outcome.kind in _STOPPING:
                 stopped = Failure("not_run", _STOPPING[outcome.kind])
             continue
-        mismatch = case.judge(outcome.value)
+        try:
+            mismatch = case.judge(outcome.value)
+        except Exception as exc:  # a received value of a shape no check expected
+            mismatch = Mismatch(f"the output could not be judged ({type(exc).__name__}: {exc})")
+        printed = outcome.printed
         if mismatch is None:
-            result.cases.append(CaseResult(case, True, received=outcome.value))
+            result.cases.append(
+                CaseResult(
+                    case, True, received=outcome.value, private=private, outcome_printed=printed
+                )
+            )
             continue
         result.cases.append(
             CaseResult(
@@ -288,6 +315,8 @@ def run_check(
                 received=outcome.value,
                 mismatch=mismatch,
                 diagnoses=diagnose(case, outcome.value, reference_ns),
+                private=private,
+                outcome_printed=printed,
             )
         )
     return result

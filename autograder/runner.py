@@ -1,41 +1,35 @@
-"""Run a submission's code in a separate worker process, with time and memory limits.
+"""Run a submission's code in a worker process, sandboxed or not, and read back plain data.
 
-The worker imports torch once and serves many probes; it is replaced only when a probe
-kills or hangs it. It works on a private copy of the submission, in a scratch folder, with
-its output thrown away, so a submission that hangs, crashes, prints, changes global state
-or writes files cannot stop the other checks or change its own score. The worker only
-returns raw values; the grader compares and scores.
+The worker (``worker.py``) imports torch once and serves many probes; it is replaced only
+when a probe kills or hangs it. It works on a private copy of the submission. The grader
+side here sends each case's inputs as plain data, reads the reply with a deadline,
+decodes it (``wire.py``), and decides on its own whether the inputs were modified. See
+``sandbox.py`` for the trust boundary.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import contextlib
+import json
 import os
+import select
 import shutil
 import signal
+import subprocess
 import tempfile
-import traceback
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from autograder.core import (
-    Case,
-    Check,
-    Failure,
-    Outcome,
-    failure_from_exception,
-    plain,
-    probe_ref,
-    resolve_probe,
-    seed_everything,
-)
+from autograder import sandbox as sandbox_mod
+from autograder import wire
+from autograder.core import Case, Check, Failure, Outcome, probe_ref
 from course.modules import Module
 
 DEFAULT_MEMORY_MB = 4096
-STARTUP_TIMEOUT = 180.0
-
-
-# ----------------------------------------------------------------------------- the worker
+STARTUP_TIMEOUT = 120.0
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a submission file larger than this is not graded
 
 
 def reset_torch_state() -> None:
@@ -46,76 +40,6 @@ def reset_torch_state() -> None:
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
     torch.autograd.set_detect_anomaly(False)
-
-
-def _student_line(exc: BaseException, folder: str) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"line {frame.lineno} of {Path(frame.filename).name}: {(frame.line or '').strip()}"
-
-
-def worker_main(conn: Any, folder: str, memory_bytes: int, workdir: str) -> None:
-    """The worker's loop: ``load`` a module, ``run`` probes on it, until ``stop``."""
-    import resource
-
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    os.chdir(workdir)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    import warnings
-
-    import torch
-
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    from course import impl as impl_loader
-    from course.modules import lookup
-
-    namespace = None
-    conn.send(("ready",))
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message[0] == "stop":
-            return
-        if message[0] == "load":
-            try:
-                namespace = impl_loader.import_module(Path(folder), lookup(message[1]))
-                conn.send(("ok",))
-            except impl_loader.ImplError as exc:
-                namespace = None
-                conn.send(("import", str(exc)))
-            continue
-        _, ref, function, inputs = message
-        reset_torch_state()
-        seed_everything(0)
-        try:
-            value = plain(resolve_probe(ref)(namespace, function, inputs))
-        except Exception as exc:
-            failure = failure_from_exception(exc, function, _student_line(exc, folder))
-            conn.send(("fail", failure.kind, failure.message, failure.line))
-            continue
-        try:
-            conn.send(("ok", value))
-        except Exception as exc:  # the value could not be pickled
-            conn.send(
-                (
-                    "fail",
-                    "unsendable",
-                    f"{function} returned a value that cannot be read back: "
-                    f"{type(exc).__name__}: {exc}",
-                    "",
-                )
-            )
-
-
-# ----------------------------------------------------------------------------- the parent
 
 
 def _describe_exit(code: int | None) -> str:
@@ -129,6 +53,59 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+class _Live:
+    """Every worker process alive in this grader, so that an interrupt can kill them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+        self.stopping = threading.Event()
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        self.stopping.set()
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            _kill(proc)
+
+
+LIVE = _Live()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
+class WorkerStopped(Exception):
+    """The grader is being interrupted: no new worker starts."""
+
+
+def copy_submission(folder: Path, target: Path, overlay: dict[str, bytes] | None = None) -> None:
+    """Copy the ``.py`` files of ``folder`` (plain files, not links, not too large) into
+    ``target``, then write ``overlay`` (file name to content) over them."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            continue
+        shutil.copyfile(path, target / path.name)
+    for name, content in (overlay or {}).items():
+        (target / name).write_bytes(content)
+    for path in target.iterdir():
+        path.chmod(0o644)
+    target.chmod(0o755)
+
+
 class IsolatedExecutor:
     """Runs probes on a submission folder in a worker process.
 
@@ -136,62 +113,121 @@ class IsolatedExecutor:
         folder: the submission (laid out like ``exercises/``). Its ``.py`` files are
             copied to a scratch folder first; the original is never touched.
         memory_mb: the worker's address-space limit (0 for none).
+        sandboxed: run the worker under bubblewrap (see ``sandbox.py``).
+        overlay: files written over the copy (``{"m04_ppo_clip.py": b"..."}``): how a
+            composite function is graded on the reference's earlier functions.
+        cpu_s: the worker's CPU-time limit over its life.
     """
 
-    def __init__(self, folder: Path, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        sandboxed: bool = False,
+        overlay: dict[str, bytes] | None = None,
+        cpu_s: int = 900,
+    ) -> None:
         self._scratch = Path(tempfile.mkdtemp(prefix="ppo-course-grade-"))
+        self._scratch.chmod(0o755)
         self.folder = self._scratch / "submission"
-        self.folder.mkdir()
-        for path in Path(folder).glob("*.py"):
-            shutil.copy2(path, self.folder / path.name)
+        copy_submission(Path(folder), self.folder, overlay)
         self.workdir = self._scratch / "work"
         self.workdir.mkdir()
-        self.memory_bytes = memory_mb * 1024 * 1024
-        self._ctx = mp.get_context("spawn")
-        self._proc: Any = None
-        self._conn: Any = None
+        self.sandboxed = sandboxed
+        self.limits = sandbox_mod.Limits(memory_mb=memory_mb, cpu_s=cpu_s)
+        self.process_filter: bool | None = None
+        self._proc: subprocess.Popen | None = None
+        self._reply_fd: int | None = None
+        self._buffer = b""
+        self._ready = False
         self._loaded: str | None = None
         self._import_failures: dict[str, Failure] = {}
+        self._printed: dict[str, str] = {}
+        self._spawn()
 
     # worker life cycle ---------------------------------------------------------
-    def _ensure_worker(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            return
-        self._kill()
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(
-            target=worker_main,
-            args=(child, str(self.folder), self.memory_bytes, str(self.workdir)),
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        if not parent.poll(STARTUP_TIMEOUT):
-            proc.kill()
-            raise RuntimeError("the grading worker did not start")
+    def _spawn(self) -> None:
+        if LIVE.stopping.is_set():
+            raise WorkerStopped("grading was interrupted")
+        read_fd, write_fd = os.pipe()
+        worker_args = [
+            "--memory-mb",
+            str(self.limits.memory_mb),
+            "--cpu-s",
+            str(self.limits.cpu_s),
+            "--nofile",
+            str(self.limits.nofile),
+            "--fsize-mb",
+            str(self.limits.fsize_mb),
+        ]
+        if self.sandboxed:
+            cmd = sandbox_mod.command(self.folder, worker_args, write_fd)
+            env = None
+            cwd = None
+        else:
+            cmd = sandbox_mod.plain_command(self.folder, worker_args, write_fd)
+            env = sandbox_mod.worker_env(self.workdir)
+            cwd = self.workdir
         try:
-            parent.recv()
-        except EOFError:
-            raise RuntimeError(
-                f"the grading worker died while starting ({_describe_exit(proc.exitcode)})"
-            ) from None
-        self._proc, self._conn, self._loaded = proc, parent, None
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+                env=env if env is not None else {},
+                cwd=cwd,
+            )
+        finally:
+            os.close(write_fd)
+        LIVE.add(proc)
+        self._proc, self._reply_fd, self._buffer = proc, read_fd, b""
+        self._ready, self._loaded = False, None
+
+    def _ensure_worker(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._kill()
+            self._spawn()
+        if self._ready:
+            return
+        line = self._read_line(time.monotonic() + STARTUP_TIMEOUT)
+        if isinstance(line, Failure):
+            code = self._proc.poll() if self._proc else None
+            self._kill()
+            raise RuntimeError(f"the grading worker did not start ({_describe_exit(code)})")
+        try:
+            hello = json.loads(line)
+            self.process_filter = bool(hello.get("process_filter"))
+        except (ValueError, AttributeError):
+            self._kill()
+            raise RuntimeError("the grading worker did not start (bad greeting)") from None
+        self._ready = True
 
     def _kill(self) -> None:
         if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
-            self._proc.join(5)
-            self._conn.close()
-        self._proc = self._conn = None
-        self._loaded = None
+            _kill(self._proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(5)
+            LIVE.discard(self._proc)
+            for stream in (self._proc.stdin,):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+        if self._reply_fd is not None:
+            os.close(self._reply_fd)
+        self._proc = self._reply_fd = None
+        self._ready, self._loaded, self._buffer = False, None, b""
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
+        if self._proc is not None and self._proc.poll() is None and self._ready:
             try:
-                self._conn.send(("stop",))
-                self._proc.join(2)
-            except (OSError, ValueError):
+                self._proc.stdin.write(b'{"op":"stop"}\n')
+                self._proc.stdin.flush()
+                self._proc.wait(1)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
         self._kill()
         shutil.rmtree(self._scratch, ignore_errors=True)
@@ -203,21 +239,61 @@ class IsolatedExecutor:
         self.close()
 
     # the request/response exchange --------------------------------------------------
-    def _exchange(self, message: tuple, timeout: float, what: str) -> tuple | Failure:
+    def _read_line(self, deadline: float) -> bytes | Failure:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Failure("timeout", "")
+            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 0.5))
+            if LIVE.stopping.is_set():
+                return Failure("crash", "grading was interrupted")
+            if not ready:
+                continue
+            chunk = os.read(self._reply_fd, 1 << 20)
+            if not chunk:
+                return Failure("crash", "")
+            self._buffer += chunk
+            if len(self._buffer) > wire.MAX_REPLY_BYTES:
+                return Failure("unsendable", "the reply was larger than the grader accepts")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _exchange(self, message: dict, timeout: float, what: str) -> dict | Failure:
         self._ensure_worker()
-        self._conn.send(message)
-        if not self._conn.poll(max(timeout, 0.01)):
-            self._kill()
-            return Failure("timeout", f"{what} did not finish within {timeout:.3g} s")
         try:
-            return self._conn.recv()
-        except (EOFError, OSError):
-            self._proc.join(5)
-            code = self._proc.exitcode
+            self._proc.stdin.write(json.dumps(message, allow_nan=False).encode() + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return self._died(what)
+        line = self._read_line(time.monotonic() + max(timeout, 0.01))
+        if isinstance(line, Failure):
+            if line.kind == "timeout":
+                self._kill()
+                return Failure("timeout", f"{what} did not finish within {timeout:.3g} s")
+            if line.kind == "unsendable":
+                self._kill()
+                return Failure("unsendable", f"{what}: {line.message}")
+            return self._died(what, line.message)
+        try:
+            reply = json.loads(line)
+            if not isinstance(reply, dict):
+                raise ValueError("not an object")
+        except (ValueError, RecursionError):
             self._kill()
-            return Failure(
-                "crash", f"the Python process running {what} died ({_describe_exit(code)})"
-            )
+            return Failure("crash", f"the process running {what} sent something unreadable")
+        return reply
+
+    def _died(self, what: str, why: str = "") -> Failure:
+        code = None
+        if self._proc is not None:
+            try:
+                code = self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+        self._kill()
+        return Failure(
+            "crash", why or f"the Python process running {what} died ({_describe_exit(code)})"
+        )
 
     def _load(self, module: Module, timeout: float) -> Failure | None:
         if module.name in self._import_failures:
@@ -226,11 +302,13 @@ class IsolatedExecutor:
             failure = Failure("missing", f"the submission has no {module.filename}")
             self._import_failures[module.name] = failure
             return failure
-        reply = self._exchange(("load", module.id), timeout, f"importing {module.filename}")
+        reply = self._exchange(
+            {"op": "load", "module": module.id}, timeout, f"importing {module.filename}"
+        )
         if isinstance(reply, Failure):
             failure = Failure("import", f"{module.filename} does not import: {reply.message}")
-        elif reply[0] == "import":
-            failure = Failure("import", reply[1])
+        elif "import" in reply:
+            failure = Failure("import", str(reply["import"])[:2000])
         else:
             self._loaded = module.name
             return None
@@ -245,21 +323,72 @@ class IsolatedExecutor:
 
     def run(self, case: Case, timeout: float) -> Outcome | Failure:
         module = case.check.module
-        if self._loaded != module.name or self._proc is None or not self._proc.is_alive():
+        if self._loaded != module.name or self._proc is None or self._proc.poll() is not None:
             problem = self._load(module, timeout)
             if problem is not None:
                 return problem
         function = case.check.function
+        sent = case.plain_inputs()
         reply = self._exchange(
-            ("run", probe_ref(case.probe), function, case.inputs), timeout, function
+            {"op": "run", "probe": probe_ref(case.probe), "function": function, "inputs": sent},
+            timeout,
+            function,
         )
         if isinstance(reply, Failure):
             return reply
-        if reply[0] == "ok":
-            return Outcome(reply[1])
-        _, kind, message, line = reply
-        return Failure(kind, message, line)
+        printed = reply.get("printed") if isinstance(reply.get("printed"), str) else ""
+        printed = printed[:4000]
+        if "fail" in reply:
+            kind = reply.get("fail")
+            kind = kind if kind in _FAILURE_KINDS else "exception"
+            return Failure(
+                kind,
+                str(reply.get("message", ""))[:2000],
+                str(reply.get("line", ""))[:500],
+                printed=printed,
+            )
+        if "value" not in reply:
+            return Failure("crash", f"the process running {function} sent an incomplete reply")
+        try:
+            value = wire.from_plain(reply["value"])
+        except wire.WireError as exc:
+            return Failure(
+                "unsendable", f"{function} returned a value the grader cannot read: {exc}"
+            )
+        changed = changed_inputs(sent, reply.get("after"))
+        if changed:
+            from autograder.core import InputMutated, failure_from_exception
+
+            failure = failure_from_exception(InputMutated(changed), function)
+            failure.printed = printed
+            return failure
+        return Outcome(value, printed=printed)
 
     def import_error(self, module: Module) -> Failure | None:
         """The import failure of ``module`` met during this run, if any."""
         return self._import_failures.get(module.name)
+
+
+_FAILURE_KINDS = {
+    "not_implemented",
+    "exception",
+    "mutated",
+    "missing",
+    "import",
+    "timeout",
+    "crash",
+    "unsendable",
+    "needs",
+}
+
+
+def changed_inputs(sent: Any, after: Any) -> list[str]:
+    """Names of the inputs whose plain form after the call differs from what was sent
+    (the grader's decision: a worker that reports nothing reports everything changed)."""
+    if not (isinstance(sent, dict) and "$dict" in sent):
+        return []
+    before = sent["$dict"]
+    if not (isinstance(after, dict) and isinstance(after.get("$dict"), dict)):
+        return sorted(before)
+    now = after["$dict"]
+    return [name for name, value in before.items() if now.get(name) != value]

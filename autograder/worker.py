@@ -1,0 +1,206 @@
+"""The grading worker: the untrusted side of the trust boundary (see ``sandbox.py``).
+
+It runs inside the sandbox, imports torch once, then serves requests from the grader, one
+JSON line each on its standard input, and answers one JSON line each on a file descriptor
+of its own (``--reply-fd``):
+
+* ``{"op": "load", "module": "m01"}``: import a fresh copy of the submission's module;
+* ``{"op": "run", "probe": "pkg.mod:name", "function": "f", "inputs": PLAIN}``: run a
+  probe on the loaded module and answer with the value it returned, the state of the
+  inputs after the call (the grader compares them with what it sent), and the first
+  lines the code printed;
+* ``{"op": "stop"}``.
+
+Before it imports any submission it limits itself (address space, CPU time, open files,
+file size, no core dumps) and forbids itself to create processes (``seccomp.py``). Its
+own standard output and error go to ``/dev/null``; Python-level prints are kept, bounded,
+to show a student what their code printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+PRINT_LIMIT = 2000  # characters of a case's printed output sent back
+
+
+class _Printed:
+    """A bounded stand-in for ``sys.stdout``/``sys.stderr``."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.kept = 0
+        self.total = 0
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.total += len(text)
+        if self.kept < PRINT_LIMIT:
+            piece = text[: PRINT_LIMIT - self.kept]
+            self.text.append(piece)
+            self.kept += len(piece)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def take(self) -> tuple[str, int]:
+        out, total = "".join(self.text), self.total
+        self.text, self.kept, self.total = [], 0, 0
+        return out, total
+
+
+def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
+    import resource
+
+    limits = [
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, nofile),
+        (resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
+    ]
+    if memory_mb > 0:
+        limits.append((resource.RLIMIT_AS, memory_mb * 1024 * 1024))
+    if cpu_s > 0:
+        limits.append((resource.RLIMIT_CPU, cpu_s))
+    for which, value in limits:
+        _soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--memory-mb", type=int, default=4096)
+    parser.add_argument("--cpu-s", type=int, default=0)
+    parser.add_argument("--nofile", type=int, default=256)
+    parser.add_argument("--fsize-mb", type=int, default=64)
+    parser.add_argument("--no-process-filter", action="store_true")
+    parser.add_argument("--reply-fd", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    reply_fd = os.dup(args.reply_fd)
+    os.close(args.reply_fd)
+    replies = os.fdopen(reply_fd, "w", buffering=1, encoding="utf-8")
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    # Never import from the working directory, which the submission can write.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+
+    import warnings
+
+    import numpy
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+
+    from autograder import wire
+    from autograder.core import failure_from_exception, resolve_probe
+    from autograder.runner import reset_torch_state
+    from course import impl as impl_loader
+    from course.modules import lookup
+
+    _limit(args.memory_mb, args.cpu_s, args.nofile, args.fsize_mb)
+    filtered = False
+    if not args.no_process_filter:
+        from autograder.seccomp import forbid_new_processes
+
+        try:
+            forbid_new_processes()
+            filtered = True
+        except OSError:
+            filtered = False
+
+    printed = _Printed()
+    sys.stdout = sys.stderr = printed
+    folder = os.path.abspath(args.submission)
+
+    def send(message: dict) -> None:
+        replies.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
+        replies.flush()
+
+    def student_line(exc: BaseException) -> str:
+        import traceback
+
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)
+        ]
+        if not frames:
+            return ""
+        frame = frames[-1]
+        name = os.path.basename(frame.filename)
+        return f"line {frame.lineno} of {name}: {(frame.line or '').strip()}"
+
+    send({"ready": True, "process_filter": filtered, "pid": os.getpid()})
+    namespace = None
+    from pathlib import Path
+
+    for line in requests:
+        try:
+            message = json.loads(line)
+            op = message["op"]
+        except (ValueError, KeyError, TypeError):
+            return
+        if op == "stop":
+            return
+        if op == "load":
+            printed.take()
+            try:
+                namespace = impl_loader.import_module(Path(folder), lookup(message["module"]))
+                text, total = printed.take()
+                send({"loaded": True, "printed": text, "printed_chars": total})
+            except impl_loader.ImplError as exc:
+                namespace = None
+                text, total = printed.take()
+                send({"import": str(exc), "printed": text, "printed_chars": total})
+            except BaseException as exc:  # SystemExit or KeyboardInterrupt at import
+                namespace = None
+                printed.take()
+                send({"import": f"importing the file raised {type(exc).__name__}"})
+            continue
+        function = message["function"]
+        reset_torch_state()
+        torch.manual_seed(0)
+        import random
+
+        random.seed(0)
+        numpy.random.seed(0)
+        try:
+            inputs = wire.from_plain(message["inputs"])
+            value = resolve_probe(message["probe"])(namespace, function, inputs)
+            reply = {"value": wire.to_plain(value)}
+            try:
+                reply["after"] = wire.to_plain(inputs)
+            except wire.WireError:
+                reply["after"] = None
+        except wire.WireError as exc:
+            reply = {
+                "fail": "unsendable",
+                "message": f"{function} returned a value the grader cannot read back: {exc}",
+                "line": "",
+            }
+        except BaseException as exc:  # student code: anything can happen, SystemExit too
+            failure = failure_from_exception(exc, function, student_line(exc))
+            reply = {"fail": failure.kind, "message": failure.message, "line": failure.line}
+        text, total = printed.take()
+        reply["printed"] = text
+        reply["printed_chars"] = total
+        try:
+            send(reply)
+        except (ValueError, TypeError) as exc:
+            send({"fail": "unsendable", "message": str(exc), "line": "", "printed": ""})
+
+
+if __name__ == "__main__":
+    main()
