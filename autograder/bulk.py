@@ -1,36 +1,132 @@
-"""Grade many submissions: ``ppo-course grade SUBMISSIONS``.
+"""Grade a class: ``ppo-course grade SUBMISSIONS --out grades.csv --feedback FB``.
 
-``SUBMISSIONS`` holds one folder per student, each laid out like ``exercises/`` (files
-``mNN_*.py``; other files are ignored). Every submission is graded on its own, in its own
-worker process, so one that hangs, crashes or does not import costs only its own points.
-The result is a CSV grade sheet (one row per student, one column per module) and,
-optionally, each student's report and Gradescope results.json.
+``SUBMISSIONS`` holds one folder per student, laid out like ``exercises/`` (``mNN_*.py``)
+or holding the module notebooks (``mNN_*.ipynb``, as nbgrader collects them), possibly
+nested one level deeper (as LMS exports do). Each submission is graded in its own
+sandboxed worker (``sandbox.py``); one that hangs, crashes or cheats costs only its own
+points.
+
+A run an instructor can trust:
+
+* deterministic: the cases are built once, before any job starts, and rows are written
+  in the students' order, so ``--jobs 1``, ``2`` or ``4`` give the same sheet;
+* resumable: each student's result is written atomically as soon as it is known, keyed by
+  a hash of their files, the modules, the seed and the course's code; a rerun grades only
+  what is missing or changed (``--force`` regrades all);
+* interruptible: SIGINT or SIGTERM kills every sandbox at once, writes the sheet with
+  "not graded" rows for the rest, and exits non-zero;
+* loud about problems: a progress bar on stderr, each problem as it happens, and a
+  non-zero exit whenever a student could not be graded.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
+import os
+import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import report
-from autograder.engine import ModuleResult
-from autograder.grading import grade_folder
+from autograder import report, runner
+from autograder.grading import grade_folder, prepare
+from autograder.submission import stage
+from course import paths
 from course.modules import Module
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def submissions(root: Path) -> list[Path]:
     """The student folders of ``root``, sorted by name (hidden folders skipped)."""
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_", "__"))
+    )
 
 
-def _grade_one(folder: Path, modules: list[Module], seed, timeout, memory_mb):
-    try:
-        return grade_folder(folder, modules, seed=seed, timeout=timeout, memory_mb=memory_mb), None
-    except Exception as exc:  # a grader failure must not stop the others
-        return None, f"{type(exc).__name__}: {exc}"
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def code_version() -> str:
+    """A hash of everything that decides a grade: the course's and the grader's code, the
+    fixtures and the reference solutions."""
+    digest = hashlib.sha256()
+    for folder in ("autograder", "course", "solutions"):
+        for path in sorted((paths.ROOT / folder).rglob("*")):
+            if (
+                path.is_file()
+                and path.suffix in (".py", ".json")
+                and "__pycache__" not in str(path)
+            ):
+                digest.update(str(path.relative_to(paths.ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Row:
+    student: str
+    scores: dict[str, float] = field(default_factory=dict)
+    possible: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    graded: bool = True
+
+    def as_dict(self) -> dict:
+        return {
+            "student": self.student,
+            "scores": self.scores,
+            "possible": self.possible,
+            "total": self.total,
+            "problems": self.problems,
+            "graded": self.graded,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Row:
+        return cls(
+            data["student"],
+            dict(data["scores"]),
+            dict(data["possible"]),
+            float(data["total"]),
+            list(data["problems"]),
+            bool(data["graded"]),
+        )
+
+
+class _Stop:
+    """SIGINT/SIGTERM handling for the run: stop taking students, kill every sandbox."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.event.set()
+        runner.LIVE.kill_all()
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        runner.LIVE.stopping.clear()
 
 
 def grade_submissions(
@@ -42,55 +138,218 @@ def grade_submissions(
     timeout: float | None = None,
     memory_mb: int = 4096,
     jobs: int = 1,
+    sandboxed: bool = True,
+    force: bool = False,
+    progress: bool = True,
 ) -> int:
-    """Grade every submission under ``root``; write the grade sheet ``out``. Returns 0."""
+    """Grade every submission under ``root`` and write the grade sheet ``out``.
+
+    Returns the exit status: 0 when every student was graded, 1 when some could not be,
+    130 when interrupted."""
     folders = submissions(root)
     if not folders:
         print(f"no submissions in {root} (expected one folder per student)", file=sys.stderr)
-        return 2
-    possible = {}
-    columns = [m.id for m in modules]
-    rows = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [
-            pool.submit(_grade_one, folder, modules, seed, timeout, memory_mb) for folder in folders
-        ]
-        for folder, future in zip(folders, futures, strict=True):
-            results, crash = future.result()
-            row: dict[str, object] = {"student": folder.name}
-            problems: list[str] = []
-            if results is None:
-                problems.append(f"not graded: {crash}")
-                results = []
-            for result in results:
-                row[result.module.id] = result.score
-                possible[result.module.id] = result.max_score
-                if result.error:
-                    problems.append(f"{result.module.id}: {result.error}")
-            row["total"] = round(sum(r.score for r in results), 2)
-            row["problems"] = "; ".join(problems)
-            rows.append(row)
-            if feedback is not None and results:
-                _write_feedback(feedback / folder.name, results)
-            total = sum(r.max_score for r in results)
-            print(
-                f"{folder.name}: {row['total']:g} / {total:g}"
-                + (f"  ({row['problems']})" if problems else "")
+        return EXIT_USAGE
+    runner.clean_stale_scratch()
+    started = time.monotonic()
+    parts = (feedback / ".parts") if feedback is not None else out.with_name(out.name + ".parts")
+    version = code_version()
+    prepared = prepare(modules, seed, timeout)
+    work = Path(tempfile.mkdtemp(prefix="ppo-course-stage-"))
+    rows: dict[str, Row] = {}
+    todo: list[tuple[Path, Path, str, list[str]]] = []
+    try:
+        for folder in folders:
+            staged, notes = stage(folder, work / folder.name, modules)
+            key = _key(staged, modules, seed, version, timeout, memory_mb)
+            cached = _load_part(parts / f"{folder.name}.json", key) if not force else None
+            if cached is not None:
+                rows[folder.name] = cached
+            else:
+                todo.append((folder, staged, key, notes))
+        if out.exists():
+            out.unlink()  # never leave a sheet that looks current while a run is under way
+        bar = _progress(len(folders), len(folders) - len(todo), progress)
+        lock = threading.Lock()
+        queue = list(todo)
+
+        with _Stop() as stop:
+
+            def job() -> None:
+                while not stop.event.is_set():
+                    with lock:
+                        if not queue:
+                            return
+                        folder, staged, key, notes = queue.pop(0)
+                    row = _grade_one(
+                        folder.name,
+                        staged,
+                        notes,
+                        modules,
+                        seed,
+                        timeout,
+                        memory_mb,
+                        sandboxed,
+                        prepared,
+                        feedback,
+                        stop,
+                    )
+                    with lock:
+                        rows[folder.name] = row
+                        if row.graded:
+                            _write_atomic(
+                                parts / f"{folder.name}.json",
+                                json.dumps({"key": key, "row": row.as_dict()}, indent=1) + "\n",
+                            )
+                        if row.problems:
+                            bar.write(f"{folder.name}: {'; '.join(row.problems)}")
+                        bar.update(1)
+
+            threads = [threading.Thread(target=job, daemon=True) for _ in range(max(1, jobs))]
+            for thread in threads:
+                thread.start()
+            while any(t.is_alive() for t in threads):
+                for thread in threads:
+                    thread.join(0.2)
+            interrupted = stop.event.is_set()
+        bar.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+    for folder in folders:
+        if folder.name not in rows or (interrupted and not rows[folder.name].graded):
+            rows[folder.name] = Row(
+                folder.name,
+                graded=False,
+                problems=["not graded: the run was interrupted" if interrupted else "not graded"],
             )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["student", *columns, "total", "problems"])
-        writer.writeheader()
-        writer.writerow(
-            {"student": "(possible)", **possible, "total": sum(possible.values()), "problems": ""}
+    _write_sheet(out, [rows[f.name] for f in folders], modules, prepared, seed, sandboxed)
+    missing = [r for r in rows.values() if not r.graded]
+    elapsed = time.monotonic() - started
+    print(
+        f"wrote {out}: {len(folders) - len(missing)} of {len(folders)} students graded "
+        f"({len(folders) - len(todo)} from an earlier run) in {elapsed:.0f} s"
+    )
+    if interrupted:
+        print(f"interrupted: {len(missing)} students not graded", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if missing:
+        print(f"{len(missing)} students could not be graded", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _grade_one(
+    name, staged, notes, modules, seed, timeout, memory_mb, sandboxed, prepared, feedback, stop
+) -> Row:
+    try:
+        results = grade_folder(
+            staged,
+            modules,
+            seed=seed,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            for_grade=True,
+            sandboxed=sandboxed,
+            prepared=prepared,
         )
-        for row in rows:
-            writer.writerow(row)
-    print(f"wrote {out} ({len(rows)} submissions)")
-    return 0
+    except runner.WorkerStopped:
+        return Row(name, graded=False, problems=["not graded: the run was interrupted"])
+    except Exception as exc:  # a grader failure must not stop the others
+        return Row(name, graded=False, problems=[f"not graded: {type(exc).__name__}: {exc}"])
+    if stop.event.is_set():
+        return Row(name, graded=False, problems=["not graded: the run was interrupted"])
+    row = Row(name, problems=list(notes))
+    for result in results:
+        row.scores[result.module.id] = result.score
+        row.possible[result.module.id] = result.max_score
+        if result.error:
+            row.problems.append(f"{result.module.id}: {result.error}")
+    row.total = round(sum(row.scores.values()), 2)
+    if feedback is not None:
+        _write_feedback(feedback / name, results, notes)
+    return row
 
 
-def _write_feedback(folder: Path, results: list[ModuleResult]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.txt").write_text(report.render(results) + "\n")
-    (folder / "results.json").write_text(json.dumps(report.gradescope(results), indent=2) + "\n")
+def _key(staged: Path, modules, seed, version, timeout, memory_mb) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(staged.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps([[m.id for m in modules], seed, version, timeout, memory_mb]).encode())
+    return digest.hexdigest()
+
+
+def _load_part(path: Path, key: str) -> Row | None:
+    try:
+        data = json.loads(path.read_text())
+        return Row.from_dict(data["row"]) if data.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_sheet(out, rows, modules, prepared, seed, sandboxed) -> None:
+    columns = [m.id for m in modules]
+    possible = {m.id: float(sum(check.points for check, _, _ in prepared[m.id])) for m in modules}
+    run = f"hidden seed {seed}; " + ("sandboxed" if sandboxed else "NOT SANDBOXED (--no-sandbox)")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["student", *columns, "total", "problems"])
+    writer.writeheader()
+    writer.writerow(
+        {"student": "(possible)", **possible, "total": sum(possible.values()), "problems": run}
+    )
+    for row in rows:
+        values = {m: row.scores.get(m, 0.0) for m in columns} if row.graded else {}
+        writer.writerow(
+            {
+                "student": row.student,
+                **values,
+                "total": row.total if row.graded else "",
+                "problems": "; ".join(row.problems),
+            }
+        )
+    _write_atomic(out, buffer.getvalue())
+
+
+def _write_feedback(folder: Path, results, notes: list[str]) -> None:
+    student = report.render(results, view=report.STUDENT)
+    if notes:
+        student = "\n".join(f"note: {n}" for n in notes) + "\n" + student
+    _write_atomic(folder / "report.txt", student + "\n")
+    _write_atomic(
+        folder / "results.json",
+        json.dumps(report.gradescope(results, view=report.STUDENT), indent=2) + "\n",
+    )
+    _write_atomic(folder / "instructor.txt", report.render(results) + "\n")
+
+
+class _NoBar:
+    def write(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, done: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    class _Bar(tqdm):
+        def write(self, text: str) -> None:  # type: ignore[override]
+            tqdm.write(text, file=sys.stderr)
+
+    return _Bar(
+        total=total,
+        initial=done,
+        desc="grading",
+        unit="student",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )

@@ -57,13 +57,58 @@ def _inputs(case_result: CaseResult) -> str:
     return "\n".join(parts)
 
 
-def case_feedback(case_result: CaseResult) -> str:
-    """Everything a student needs to understand one failing case."""
+FULL = "full"
+STUDENT = "student"
+
+_VERDICTS = {
+    "not_implemented": "not implemented",
+    "needs": "needs an earlier exercise",
+    "exception": "raised an exception",
+    "mutated": "modified an input in place",
+    "timeout": "timed out",
+    "crash": "the process running it died",
+    "unsendable": "returned a value the grader cannot read",
+    "missing": "missing",
+    "import": "does not import",
+    "not_run": "not run",
+}
+
+
+def _verdict(case_result: CaseResult) -> str:
+    if case_result.passed:
+        return "passed"
+    if case_result.failure is not None:
+        return _VERDICTS.get(case_result.failure.kind, "failed")
+    return "wrong output"
+
+
+def _printed(case_result: CaseResult) -> list[str]:
+    text = case_result.printed
+    if not text:
+        return []
+    lines = text.splitlines()[:8]
+    more = " (first lines)" if len(text.splitlines()) > 8 or len(text) >= 2000 else ""
+    return [f"  your code printed{more}:", *[f"    | {line[:160]}" for line in lines]]
+
+
+def case_feedback(case_result: CaseResult, view: str = FULL) -> str:
+    """Everything a student needs to understand one failing case.
+
+    With ``view="student"`` (what ``ppo-course grade`` gives students), a hidden case, or a
+    case run on the reference's earlier functions, shows its name, its verdict and the
+    likely misconception only: its inputs, expected values and what the code returned or
+    printed go to the instructor's report."""
     case = case_result.case
     kind = {"known": "known output", "hidden": "hidden case", "property": "property"}[case.kind]
     lines = [f'case "{case.name}" ({kind})']
+    if view == STUDENT and (case.kind == "hidden" or case_result.private):
+        lines[0] += f": {_verdict(case_result)}"
+        for mistake in case_result.diagnoses:
+            lines.append(f"  likely misconception: {mistake.title}.")
+        return "\n".join(lines)
     if case.note:
         lines.append(f"  what it checks: {case.note}")
+    lines.extend(_printed(case_result))
     if case_result.failure is not None:
         lines.append(_indent(case_result.failure.describe(), "  "))
         if case_result.failure.kind in ("exception", "timeout", "crash", "mutated", "unsendable"):
@@ -90,7 +135,7 @@ def case_feedback(case_result: CaseResult) -> str:
     return "\n".join(lines)
 
 
-def check_feedback(result: CheckResult) -> str:
+def check_feedback(result: CheckResult, view: str = FULL) -> str:
     """The feedback for one check: empty when it passed."""
     check = result.check
     if result.passed:
@@ -121,7 +166,7 @@ def check_feedback(result: CheckResult) -> str:
         else:
             rest.append(case_result)
     for case_result in shown:
-        lines.append(case_feedback(case_result))
+        lines.append(case_feedback(case_result, view))
         failure = case_result.failure
         if failure is not None and repeats.get(f"{failure.message}\n{failure.line}"):
             count = repeats[f"{failure.message}\n{failure.line}"]
@@ -164,7 +209,7 @@ def module_table(result: ModuleResult, style: Style = PLAIN) -> str:
     return "\n".join(lines)
 
 
-def render(results: list[ModuleResult], style: Style = PLAIN) -> str:
+def render(results: list[ModuleResult], style: Style = PLAIN, view: str = FULL) -> str:
     """The full terminal report: a table per module, then the details of every failure."""
     out = [""]
     for result in results:
@@ -178,7 +223,7 @@ def render(results: list[ModuleResult], style: Style = PLAIN) -> str:
         out.append("")
         for check_result in failures:
             out.append(style.bold(check_result.check.id))
-            out.append(_indent(check_feedback(check_result), "  "))
+            out.append(_indent(check_feedback(check_result, view), "  "))
             out.append("")
     for result in results:
         todo = [c.check.function for c in result.checks if c.status == "not implemented"]
@@ -203,12 +248,12 @@ def render(results: list[ModuleResult], style: Style = PLAIN) -> str:
     return "\n".join(out)
 
 
-def gradescope(results: list[ModuleResult]) -> dict[str, Any]:
+def gradescope(results: list[ModuleResult], view: str = FULL) -> dict[str, Any]:
     """Gradescope's results.json: ``score`` and one test per check."""
     tests = []
     for result in results:
         for check_result in result.checks:
-            feedback = check_feedback(check_result)
+            feedback = check_feedback(check_result, view)
             summary = check_result.check.summary
             output = feedback or f"passed all {len(check_result.cases)} cases"
             tests.append(

@@ -30,6 +30,23 @@ from course.modules import Module
 DEFAULT_MEMORY_MB = 4096
 STARTUP_TIMEOUT = 120.0
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a submission file larger than this is not graded
+SCRATCH_PREFIX = "ppo-course-grade-"
+
+
+def clean_stale_scratch() -> None:
+    """Remove the scratch folders of grading processes that no longer run (a run killed
+    with SIGKILL cannot clean up after itself)."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{SCRATCH_PREFIX}*"):
+        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 def reset_torch_state() -> None:
@@ -127,7 +144,7 @@ class IsolatedExecutor:
         overlay: dict[str, bytes] | None = None,
         cpu_s: int = 900,
     ) -> None:
-        self._scratch = Path(tempfile.mkdtemp(prefix="ppo-course-grade-"))
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         self._scratch.chmod(0o755)
         self.folder = self._scratch / "submission"
         copy_submission(Path(folder), self.folder, overlay)

@@ -47,6 +47,23 @@ def _modules(names: list[str]):
 # ----------------------------------------------------------------------------- check
 
 
+def _check_seed(args: argparse.Namespace) -> tuple[int | None, str]:
+    """The hidden seed of a ``check`` run and a note saying where it came from."""
+    from autograder.engine import hidden_seed
+    from course import paths, settings
+
+    if args.hidden_seed is not None:
+        return args.hidden_seed, ""
+    try:
+        seed = hidden_seed()
+    except (ValueError, settings.SettingsError) as exc:
+        raise UsageError(str(exc)) from None
+    if seed is not None or not paths.SOLUTIONS_DIR.is_dir():
+        return seed, ""
+    seed = settings.fresh_seed()
+    return seed, f"hidden cases drawn with seed {seed} (--hidden-seed {seed} repeats them)"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder import report
     from autograder.grading import grade_folder
@@ -57,19 +74,30 @@ def cmd_check(args: argparse.Namespace) -> int:
         folder = impl.resolve(args.impl)
     except impl.ImplError as exc:
         raise UsageError(str(exc)) from None
+    seed, seed_note = _check_seed(args)
     style = report.Style.for_stream(sys.stdout) if not args.no_color else report.PLAIN
     label = impl.describe(args.impl)
     if label != str(folder):
         label = f"{label} ({folder})"
     print(f"Checking {label}", flush=True)
+    sandboxed = bool(args.sandbox)
+    if sandboxed:
+        from autograder import sandbox
+
+        reason = sandbox.unavailable()
+        if reason:
+            raise UsageError(f"--sandbox: {reason}")
     results = grade_folder(
         folder,
         modules,
-        seed=args.hidden_seed,
+        seed=seed,
         memory_mb=args.memory_mb,
         timeout=args.timeout,
+        sandboxed=sandboxed,
     )
     print(report.render(results, style))
+    if seed_note:
+        print(style.dim(f"note: {seed_note}"))
     if args.json:
         Path(args.json).write_text(json.dumps(report.gradescope(results), indent=2) + "\n")
     errors = [r.error for r in results if r.error]
@@ -83,22 +111,62 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- grade
 
 
+def _grade_seed(args: argparse.Namespace) -> int:
+    from autograder.engine import hidden_seed
+    from course import settings
+
+    if args.hidden_seed is not None:
+        return args.hidden_seed
+    try:
+        seed = hidden_seed()
+    except (ValueError, settings.SettingsError) as exc:
+        raise UsageError(str(exc)) from None
+    if seed is None:
+        raise UsageError(
+            "no hidden seed: pass --hidden-seed N, or create the course settings "
+            f"({settings.settings_path()}) with `ppo-course release`"
+        )
+    return seed
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder import sandbox
     from autograder.bulk import grade_submissions
+    from course import paths
 
     modules = _modules(args.modules)
     root = Path(args.submissions)
     if not root.is_dir():
         raise UsageError(f"no such folder: {root}")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if not paths.SOLUTIONS_DIR.is_dir():
+        raise UsageError(
+            "grading needs the reference solutions (solutions/), which this copy lacks"
+        )
+    seed = _grade_seed(args)
+    if args.no_sandbox:
+        print(
+            "warning: grading WITHOUT the sandbox (--no-sandbox): submissions can read and "
+            "write anything this user can; the sheet says so",
+            file=sys.stderr,
+        )
+    else:
+        reason = sandbox.unavailable()
+        if reason:
+            raise UsageError(f"cannot sandbox submissions: {reason} (or pass --no-sandbox)")
     return grade_submissions(
         root,
         modules,
         out=Path(args.out),
         feedback=Path(args.feedback) if args.feedback else None,
-        seed=args.hidden_seed,
+        seed=seed,
         timeout=args.timeout,
         memory_mb=args.memory_mb,
         jobs=args.jobs,
+        sandboxed=not args.no_sandbox,
+        force=args.force,
+        progress=not args.quiet,
     )
 
 
@@ -203,10 +271,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
 def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=None,
         metavar="S",
         help="time limit of each check, in seconds (default: the check's own, 20 s)",
@@ -216,8 +294,8 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="seed of the hidden cases (default: $PPO_COURSE_HIDDEN_SEED, or one derived "
-        "from solutions/)",
+        help="seed of the hidden cases (default: $PPO_COURSE_HIDDEN_SEED, else the course "
+        "settings' seed; check draws a fresh one when neither exists)",
     )
     parser.add_argument(
         "--memory-mb",
@@ -251,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", metavar="FILE", help="also write Gradescope's results.json")
     check.add_argument("--no-color", action="store_true", help="plain text output")
+    check.add_argument(
+        "--sandbox", action="store_true", help="run the code under bubblewrap, as grade does"
+    )
     _add_grading_options(check)
     check.set_defaults(func=cmd_check)
 
@@ -259,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade many submissions into a grade sheet",
         description="Grade every submission in a folder: each sub-folder (a student's "
         "files mNN_*.py) is graded on its own; a CSV grade sheet and per-student feedback "
-        "are written.",
+        "are written. Submissions run sandboxed (bubblewrap); the points come from hidden "
+        "cases and properties, with the course's secret hidden seed.",
     )
     grade.add_argument("submissions", help="folder with one sub-folder per student")
     grade.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
@@ -268,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--feedback", metavar="DIR", help="write each student's report and results.json here"
     )
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument(
+        "--force", action="store_true", help="regrade every student, even those already graded"
+    )
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run submissions without bubblewrap (unsafe; the sheet says so)",
+    )
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_grading_options(grade)
     grade.set_defaults(func=cmd_grade)
 
