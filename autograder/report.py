@@ -149,6 +149,12 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
         )
     failing = [c for c in result.cases if not c.passed]
     lines = [f"{len(failing)} of {len(result.cases)} cases failed."]
+    if result.for_grade:  # the cases that carry the points first
+        failing.sort(key=lambda c: c.case.kind == "known")
+    verdict_only: list[CaseResult] = []
+    if view == STUDENT:
+        verdict_only = [c for c in failing if c.case.kind == "hidden" or c.private]
+        failing = [c for c in failing if c not in verdict_only]
     not_run = [c for c in failing if c.failure is not None and c.failure.kind == "not_run"]
     failing = [c for c in failing if c not in not_run]
     shown: list[CaseResult] = []
@@ -174,6 +180,8 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
     if rest:
         names = ", ".join(f'"{c.case.name}"' for c in rest)
         lines.append(f"... and {len(rest)} more: {names}")
+    for case_result in verdict_only:
+        lines.append(case_feedback(case_result, view))
     if not_run:
         count = len(not_run)
         lines.append(
