@@ -141,6 +141,7 @@ def grade_submissions(
     sandboxed: bool = True,
     force: bool = False,
     progress: bool = True,
+    submission_timeout: float = 900.0,
 ) -> int:
     """Grade every submission under ``root`` and write the grade sheet ``out``.
 
@@ -161,7 +162,7 @@ def grade_submissions(
     try:
         for folder in folders:
             staged, notes = stage(folder, work / folder.name, modules)
-            key = _key(staged, modules, seed, version, timeout, memory_mb)
+            key = _key(staged, modules, seed, version, (timeout, submission_timeout), memory_mb)
             cached = _load_part(parts / f"{folder.name}.json", key) if not force else None
             if cached is not None:
                 rows[folder.name] = cached
@@ -193,6 +194,7 @@ def grade_submissions(
                         prepared,
                         feedback,
                         stop,
+                        submission_timeout,
                     )
                     with lock:
                         rows[folder.name] = row
@@ -242,7 +244,18 @@ def grade_submissions(
 
 
 def _grade_one(
-    name, staged, notes, modules, seed, timeout, memory_mb, sandboxed, prepared, feedback, stop
+    name,
+    staged,
+    notes,
+    modules,
+    seed,
+    timeout,
+    memory_mb,
+    sandboxed,
+    prepared,
+    feedback,
+    stop,
+    submission_timeout,
 ) -> Row:
     try:
         results = grade_folder(
@@ -254,6 +267,7 @@ def _grade_one(
             for_grade=True,
             sandboxed=sandboxed,
             prepared=prepared,
+            submission_timeout=submission_timeout,
         )
     except runner.WorkerStopped:
         return Row(name, graded=False, problems=["not graded: the run was interrupted"])

@@ -244,6 +244,7 @@ def run_check(
     cases: list[Case] | None = None,
     for_grade: bool = False,
     executor_for: Any = None,
+    until: float | None = None,
 ) -> CheckResult:
     """Run every case of ``check`` and diagnose the failures.
 
@@ -252,6 +253,8 @@ def run_check(
         executor_for: ``executor_for(case)`` gives the executor of a case when some cases
             run elsewhere (a composite function's graded cases, on the reference's earlier
             functions); None runs every case on ``executor``.
+        until: a ``time.monotonic()`` deadline for the whole submission; cases after it
+            are not run.
     """
     notes: list[str] = []
     if cases is None:
@@ -264,6 +267,10 @@ def run_check(
     import time
 
     deadline = time.monotonic() + check.timeout
+    spent = f"the check's {check.timeout:g} s time limit was spent"
+    if until is not None and until < deadline:
+        deadline = until
+        spent = "the submission's time limit was spent"
     stopped: Failure | None = None
     started: set[int] = set()
     for case in cases:
@@ -273,9 +280,7 @@ def run_check(
                 CaseResult(
                     case,
                     False,
-                    failure=Failure(
-                        "not_run", f"the check's {check.timeout:g} s time limit was spent"
-                    ),
+                    failure=Failure("not_run", spent),
                 )
             )
             continue

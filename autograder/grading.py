@@ -73,6 +73,7 @@ def grade_folder(
     for_grade: bool = False,
     sandboxed: bool = False,
     prepared: Prepared | None = None,
+    submission_timeout: float | None = None,
 ) -> list[ModuleResult]:
     """Grade the submission in ``folder`` on ``modules``, isolated in a worker process.
 
@@ -83,10 +84,15 @@ def grade_folder(
         for_grade: score as ``ppo-course grade`` does (hidden cases and properties only).
         sandboxed: run the submission's code under bubblewrap (``sandbox.py``).
         prepared: cases from :func:`prepare` (built here when not given).
+        submission_timeout: wall-clock seconds for the whole submission; what is left
+            when they are spent is reported as not run.
     """
     seed = hidden_seed() if seed is None else seed
     if prepared is None:
         prepared = prepare(modules, seed, timeout)
+    import time
+
+    until = None if submission_timeout is None else time.monotonic() + submission_timeout
     results = []
     with IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed) as executor:
         for module in modules:
@@ -113,6 +119,7 @@ def grade_folder(
                         cases,
                         for_grade=for_grade,
                         executor_for=route,
+                        until=until,
                     )
                     check_result.notes.extend(notes)
                     result.checks.append(check_result)

@@ -91,7 +91,16 @@ def notebook_code(path: Path) -> str:
             for line in text.splitlines()
         ]
         pieces.append("\n".join(lines))
-    return "\n\n\n".join(pieces) + "\n"
+    code = "\n\n\n".join(pieces) + "\n"
+    # ``from __future__`` must come first in a module; cells may hold it anywhere.
+    future = sorted(set(re.findall(r"^from __future__ import [^\n]+$", code, flags=re.M)))
+    if future:
+        code = (
+            "\n".join(future)
+            + "\n"
+            + re.sub(r"^from __future__ import [^\n]+$", "", code, flags=re.M)
+        )
+    return code
 
 
 def stage(folder: Path, target: Path, modules: list[Module]) -> tuple[Path, list[str]]:

@@ -167,6 +167,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         sandboxed=not args.no_sandbox,
         force=args.force,
         progress=not args.quiet,
+        submission_timeout=args.submission_timeout,
     )
 
 
@@ -359,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run submissions without bubblewrap (unsafe; the sheet says so)",
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument(
+        "--submission-timeout",
+        type=_positive_seconds,
+        default=900.0,
+        metavar="S",
+        help="wall-clock limit of one student's whole grading, in seconds (default 900)",
+    )
     _add_grading_options(grade)
     grade.set_defaults(func=cmd_grade)
 

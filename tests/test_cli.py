@@ -120,6 +120,8 @@ def test_grade_writes_a_sheet_and_feedback(tmp_path):
         "fb",
         "--jobs",
         "2",
+        "--hidden-seed",
+        "7",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
