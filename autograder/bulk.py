@@ -156,7 +156,7 @@ def grade_submissions(
     parts = (feedback / ".parts") if feedback is not None else out.with_name(out.name + ".parts")
     version = code_version()
     prepared = prepare(modules, seed, timeout)
-    work = Path(tempfile.mkdtemp(prefix="ppo-course-stage-"))
+    work = Path(tempfile.mkdtemp(prefix=f"{runner.SCRATCH_PREFIX}{os.getpid()}-stage-"))
     rows: dict[str, Row] = {}
     todo: list[tuple[Path, Path, str, list[str]]] = []
     try:

@@ -289,6 +289,15 @@ def run_check(
             continue
         runner = executor if executor_for is None else executor_for(case)
         private = runner is not executor
+        known = [c for c in result.cases if c.case.kind == "known"]
+        if (
+            private
+            and known
+            and all(c.failure is not None and c.failure.kind == "not_implemented" for c in known)
+        ):
+            # The function itself is a stub: no need to start the other worker to see it.
+            result.cases.append(CaseResult(case, False, failure=known[0].failure, private=True))
+            continue
         if private and id(runner) not in started:
             started.add(id(runner))
             problem = runner.start(check)

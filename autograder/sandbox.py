@@ -112,7 +112,7 @@ def staged_code() -> Path:
     """A private copy of the course's public code (``course/`` and ``autograder/``, Python
     files only), made once per grading process and removed at exit. The worker imports
     the course from here, so that nothing else of the instructor's tree is reachable."""
-    root = Path(tempfile.mkdtemp(prefix="ppo-course-code-"))
+    root = Path(tempfile.mkdtemp(prefix=f"ppo-course-grade-{os.getpid()}-code-"))
     atexit.register(shutil.rmtree, root, True)
     for package in ("course", "autograder"):
         source = paths.ROOT / package

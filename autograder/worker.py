@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    # Never import from the working directory, which the submission can write.
+    # Never import from the working directory, which the submission can write, and never
+    # the reference (an editable install maps the name even where files are reachable).
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+    sys.modules["solutions"] = None  # type: ignore[assignment]
 
     import warnings
 

@@ -35,6 +35,12 @@ def test_solutions_get_full_marks(tmp_path):
     assert "all checks pass" in done.stdout
 
 
+def test_every_module_grades_within_1024_open_files(tmp_path):
+    done = run_cli("check", "--impl", "solutions", "--hidden-seed", "5", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "all checks pass" in done.stdout
+
+
 def test_stubs_score_zero_and_say_not_implemented(tmp_path):
     done = run_cli("check", *TWO, "--impl", "exercises", "--json", "r.json", cwd=tmp_path)
     assert done.returncode == 1

@@ -61,6 +61,13 @@ def discounted_returns(rewards, dones, gamma):
 """
 
 
+def low_open_files_limit() -> None:
+    """The common default of ``ulimit -n``: grading must fit in it."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1"}
     return subprocess.run(
@@ -70,6 +77,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cwd=cwd,
         env=env,
         timeout=600,
+        preexec_fn=low_open_files_limit,
     )
 
 

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -104,6 +105,7 @@ def graded_class(tmp_path_factory):
             )
         (folder / "m01_policy_gradient.py").write_text(source)
     before = tree_digest(root, skip=(feedback, sheet))
+    scratch_before = set(Path(tempfile.gettempdir()).glob("ppo-course-grade-*"))
     started = time.monotonic()
     done = grade(
         str(subs),
@@ -122,7 +124,9 @@ def graded_class(tmp_path_factory):
         "--quiet",
     )
     elapsed = time.monotonic() - started
+    scratch_left = set(Path(tempfile.gettempdir()).glob("ppo-course-grade-*")) - scratch_before
     return {
+        "scratch_left": scratch_left,
         "root": root,
         "subs": subs,
         "sheet": sheet,
@@ -226,7 +230,7 @@ def test_no_code_of_the_submission_ran_in_the_grader(graded_class):
 
 def test_nothing_outlives_the_run(graded_class):
     assert stray_processes(graded_class["marker"]) == []
-    assert not list(Path("/tmp").glob(f"ppo-course-grade-{os.getpid()}-*"))
+    assert graded_class["scratch_left"] == set()
 
 
 def test_hidden_details_reach_the_instructor_only(graded_class):
@@ -315,7 +319,7 @@ def test_an_interrupted_run_stops_fast_and_resumes(tmp_path):
     assert rows["a_first"]["m01"] == rows["(possible)"]["m01"]
     assert "not graded" in rows["b_slow"]["problems"]
     assert "interrupted" in err
-    assert not list(Path("/tmp").glob(f"ppo-course-grade-{proc.pid}-*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"ppo-course-grade-{proc.pid}-*"))
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "(1 from an earlier run)" in again.stdout
