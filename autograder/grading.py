@@ -87,14 +87,15 @@ def grade_folder(
         submission_timeout: wall-clock seconds for the whole submission; what is left
             when they are spent is reported as not run.
     """
-    seed = hidden_seed() if seed is None else seed
-    if prepared is None:
-        prepared = prepare(modules, seed, timeout)
     import time
 
+    seed = hidden_seed() if seed is None else seed
     until = None if submission_timeout is None else time.monotonic() + submission_timeout
     results = []
+    # The worker starts first, so that its start-up overlaps the building of the cases.
     with IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed) as executor:
+        if prepared is None:
+            prepared = prepare(modules, seed, timeout)
         for module in modules:
             result = ModuleResult(module)
             reference_ns = reference(module)

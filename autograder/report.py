@@ -223,12 +223,23 @@ def render(results: list[ModuleResult], style: Style = PLAIN, view: str = FULL) 
     for result in results:
         out.append(module_table(result, style))
         out.append("")
+    # A file that does not import (or is missing) is reported once, not once per function.
+    broken = [r for r in results if r.checks and all(c.error is not None for c in r.checks)]
     failures = [
-        c for r in results for c in r.checks if not c.passed and c.status != "not implemented"
+        c
+        for r in results
+        if r not in broken
+        for c in r.checks
+        if not c.passed and c.status != "not implemented"
     ]
-    if failures:
+    if failures or broken:
         out.append(style.bold("What went wrong"))
         out.append("")
+        for result in broken:
+            error = result.checks[0].error
+            out.append(style.bold(f"{result.module.id} ({result.module.filename})"))
+            out.append(_indent(f"{error.describe()}\n(docs: docs/{result.module.docs_page})", "  "))
+            out.append("")
         for check_result in failures:
             out.append(style.bold(check_result.check.id))
             out.append(_indent(check_feedback(check_result, view), "  "))

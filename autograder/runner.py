@@ -282,11 +282,25 @@ class IsolatedExecutor:
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return self._died(what)
-        line = self._read_line(time.monotonic() + max(timeout, 0.01))
+        deadline = time.monotonic() + max(timeout, 0.01)
+        printing = 0
+        while True:
+            line = self._read_line(deadline)
+            if isinstance(line, Failure) or not line.startswith(b'{"note":'):
+                break
+            # A progress note from the worker, not the reply.
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                printing = max(printing, int(json.loads(line).get("chars", 0)))
         if isinstance(line, Failure):
             if line.kind == "timeout":
                 self._kill()
-                return Failure("timeout", f"{what} did not finish within {timeout:.3g} s")
+                message = f"{what} did not finish within {timeout:.3g} s"
+                if printing:
+                    message += (
+                        f"; it had printed {printing / 1e6:.1f} million characters by then: "
+                        "printing that much is what made it slow"
+                    )
+                return Failure("timeout", message)
             if line.kind == "unsendable":
                 self._kill()
                 return Failure("unsendable", f"{what}: {line.message}")

@@ -29,14 +29,22 @@ PRINT_LIMIT = 2000  # characters of a case's printed output sent back
 class _Printed:
     """A bounded stand-in for ``sys.stdout``/``sys.stderr``."""
 
-    def __init__(self) -> None:
+    NOTIFY_EVERY = 1_000_000
+
+    def __init__(self, notify=None) -> None:
         self.text: list[str] = []
         self.kept = 0
         self.total = 0
+        self.notify = notify
+        self._next_notice = self.NOTIFY_EVERY
 
     def write(self, text: str) -> int:
         text = str(text)
         self.total += len(text)
+        if self.notify is not None and self.total >= self._next_notice:
+            # Tell the grader how much was printed, in case the case then times out.
+            self._next_notice = self.total + self.NOTIFY_EVERY
+            self.notify(self.total)
         if self.kept < PRINT_LIMIT:
             piece = text[: PRINT_LIMIT - self.kept]
             self.text.append(piece)
@@ -52,6 +60,7 @@ class _Printed:
     def take(self) -> tuple[str, int]:
         out, total = "".join(self.text), self.total
         self.text, self.kept, self.total = [], 0, 0
+        self._next_notice = self.NOTIFY_EVERY
         return out, total
 
 
@@ -124,13 +133,14 @@ def main(argv: list[str] | None = None) -> None:
         except OSError:
             filtered = False
 
-    printed = _Printed()
-    sys.stdout = sys.stderr = printed
     folder = os.path.abspath(args.submission)
 
     def send(message: dict) -> None:
         replies.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
         replies.flush()
+
+    printed = _Printed(lambda chars: send({"note": "printing", "chars": chars}))
+    sys.stdout = sys.stderr = printed
 
     def student_line(exc: BaseException) -> str:
         import traceback

@@ -47,12 +47,14 @@ BY_NAME = {m.name: m for m in MODULES}
 
 
 def lookup(key: str) -> Module:
-    """Find a module by id (``m01``), by number (``1``) or by file stem.
+    """Find a module by id (``m01``, ``m1``), by number (``1``) or by file stem.
 
     Raises:
         KeyError: with a one-line message listing the known ids.
     """
     key = key.strip().lower().removesuffix(".py")
+    if key.startswith("m") and key[1:].isdigit():
+        key = key[1:]
     if key.isdigit():
         key = f"m{int(key):02d}"
     if key in BY_ID:

@@ -73,6 +73,14 @@ def tree_digest(root: Path, skip: tuple[Path, ...]) -> dict[str, str]:
     return out
 
 
+def scratch_folders() -> set[Path]:
+    """The grader's scratch folders (named ``ppo-course-grade-<pid>-...``)."""
+    import re
+
+    pattern = re.compile(r"ppo-course-grade-\d+-")
+    return {p for p in Path(tempfile.gettempdir()).iterdir() if pattern.match(p.name)}
+
+
 def stray_processes(marker: str) -> list[str]:
     found = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in found.splitlines() if marker in line and "ps -eo" not in line]
@@ -105,7 +113,7 @@ def graded_class(tmp_path_factory):
             )
         (folder / "m01_policy_gradient.py").write_text(source)
     before = tree_digest(root, skip=(feedback, sheet))
-    scratch_before = set(Path(tempfile.gettempdir()).glob("ppo-course-grade-*"))
+    scratch_before = scratch_folders()
     started = time.monotonic()
     done = grade(
         str(subs),
@@ -124,7 +132,7 @@ def graded_class(tmp_path_factory):
         "--quiet",
     )
     elapsed = time.monotonic() - started
-    scratch_left = set(Path(tempfile.gettempdir()).glob("ppo-course-grade-*")) - scratch_before
+    scratch_left = scratch_folders() - scratch_before
     return {
         "scratch_left": scratch_left,
         "root": root,

@@ -1,0 +1,46 @@
+"""What a student reads: one report per broken file, printing that explains a time-out,
+module names as students type them."""
+
+from __future__ import annotations
+
+from tests.submissions import make_submission
+from tests.test_isolation import run_cli
+
+FLOOD = """
+def discounted_returns(rewards, dones, gamma):
+    while True:
+        print("still here", rewards.shape)
+"""
+
+
+def test_a_file_that_does_not_import_is_reported_once(tmp_path):
+    folder = make_submission(tmp_path / "sub", {"m01": "def broken(:\n    pass\n"})
+    done = run_cli("check", "m1", "--impl", str(folder), "--no-color")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.count("does not import") == 1, done.stdout
+    assert "line 1" in done.stdout
+
+
+def test_a_time_out_after_a_flood_of_prints_says_so(tmp_path):
+    folder = make_submission(tmp_path / "sub", {"m01": {"discounted_returns": FLOOD}})
+    done = run_cli("check", "1", "--impl", str(folder), "--no-color", "--timeout", "3")
+    assert done.returncode == 1
+    assert "printing that much is what made it slow" in done.stdout, done.stdout[-3000:]
+
+
+def test_what_a_failing_function_printed_is_shown(tmp_path):
+    noisy_wrong = """
+def policy_gradient_loss(log_probs, weights):
+    print("my loss debug line")
+    return (log_probs * weights).mean()
+"""
+    folder = make_submission(tmp_path / "sub", {"m01": {"policy_gradient_loss": noisy_wrong}})
+    done = run_cli("check", "m01", "--impl", str(folder), "--no-color")
+    assert done.returncode == 1
+    assert "| my loss debug line" in done.stdout
+
+
+def test_a_timeout_that_is_not_positive_is_a_usage_error():
+    done = run_cli("check", "m01", "--timeout", "0")
+    assert done.returncode == 2
+    assert "positive" in done.stderr
