@@ -17,7 +17,7 @@ def test_a_file_that_does_not_import_is_reported_once(tmp_path):
     folder = make_submission(tmp_path / "sub", {"m01": "def broken(:\n    pass\n"})
     done = run_cli("check", "m1", "--impl", str(folder), "--no-color")
     assert done.returncode == 2, done.stderr
-    assert done.stdout.count("does not import") == 1, done.stdout
+    assert done.stdout.count("m01_policy_gradient.py does not import") == 1, done.stdout
     assert "line 1" in done.stdout
 
 
