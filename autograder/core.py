@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autograder.outcomes import Failure, Outcome, probe_ref  # noqa: F401  (re-exported)
 from autograder.values import Mismatch, compare
 from course.modules import Module
 
@@ -104,13 +105,6 @@ def call(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     that copy with the originals, so an in-place change is caught on the grader's side."""
     fn = getattr(ns, function)
     return fn(*inputs.values())
-
-
-def probe_ref(probe: Probe) -> str:
-    """``module:qualname`` of a probe, the form in which it crosses processes."""
-    if "<" in probe.__qualname__:
-        raise ValueError(f"probe {probe.__qualname__} must be a module-level function")
-    return f"{probe.__module__}:{probe.__qualname__}"
 
 
 def resolve_probe(ref: str) -> Probe:
@@ -297,33 +291,6 @@ class Case:
 
 
 # ----------------------------------------------------------------------------- outcomes
-
-
-@dataclass
-class Outcome:
-    """The raw value a probe returned, and the first of what the code printed."""
-
-    value: Any
-    printed: str = ""
-
-
-@dataclass
-class Failure:
-    """The student's code did not return: ``kind`` is one of ``not_implemented``,
-    ``exception``, ``mutated``, ``missing``, ``import``, ``timeout``, ``crash``,
-    ``unsendable``, ``needs`` (it calls another exercise that is not implemented yet), or
-    ``not_run`` (skipped after a crash or a timeout)."""
-
-    kind: str
-    message: str
-    line: str = ""
-    printed: str = ""
-
-    def describe(self) -> str:
-        text = self.message
-        if self.line:
-            text += f"\n  at {self.line}"
-        return text
 
 
 def failure_from_exception(exc: BaseException, function: str, line: str = "") -> Failure:

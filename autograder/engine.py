@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import types
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,9 +31,7 @@ from autograder.values import Mismatch, compare
 from course import impl as impl_loader
 from course import paths
 from course.modules import MODULES, Module
-
-HIDDEN_SEED_ENV = "PPO_COURSE_HIDDEN_SEED"
-
+from course.settings import HIDDEN_SEED_ENV  # noqa: F401  (re-exported)
 
 # ----------------------------------------------------------------------------- discovery
 
@@ -73,18 +70,10 @@ def reference(module: Module) -> Any | None:
 
 
 def hidden_seed() -> int | None:
-    """The course's hidden seed: ``$PPO_COURSE_HIDDEN_SEED`` if set, else the one in the
-    instructor's course settings (``course/settings.py``), else None. There is no public
-    default: a seed anyone can compute would make the hidden cases public."""
+    """The course's hidden seed (see :func:`course.settings.hidden_seed`)."""
     from course import settings
 
-    if os.environ.get(HIDDEN_SEED_ENV):
-        try:
-            return int(os.environ[HIDDEN_SEED_ENV])
-        except ValueError:
-            raise ValueError(f"${HIDDEN_SEED_ENV} must be an integer") from None
-    found = settings.load()
-    return None if found is None else found.hidden_seed
+    return settings.hidden_seed()
 
 
 def _generator(seed: int, check: Check) -> torch.Generator:

@@ -74,6 +74,7 @@ def grade_folder(
     sandboxed: bool = False,
     prepared: Prepared | None = None,
     submission_timeout: float | None = None,
+    executor: IsolatedExecutor | None = None,
 ) -> list[ModuleResult]:
     """Grade the submission in ``folder`` on ``modules``, isolated in a worker process.
 
@@ -86,6 +87,7 @@ def grade_folder(
         prepared: cases from :func:`prepare` (built here when not given).
         submission_timeout: wall-clock seconds for the whole submission; what is left
             when they are spent is reported as not run.
+        executor: a worker already started on ``folder`` (closed here when done).
     """
     import time
 
@@ -93,7 +95,9 @@ def grade_folder(
     until = None if submission_timeout is None else time.monotonic() + submission_timeout
     results = []
     # The worker starts first, so that its start-up overlaps the building of the cases.
-    with IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed) as executor:
+    if executor is None:
+        executor = IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed)
+    with executor:
         if prepared is None:
             prepared = prepare(modules, seed, timeout)
         for module in modules:

@@ -20,12 +20,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import sandbox as sandbox_mod
-from autograder import wire
-from autograder.core import Case, Check, Failure, Outcome, probe_ref
-from course.modules import Module
+from autograder.outcomes import MAX_REPLY_BYTES, Failure, Outcome, probe_ref
+
+if TYPE_CHECKING:
+    from autograder.core import Case, Check
+    from course.modules import Module
 
 DEFAULT_MEMORY_MB = 4096
 STARTUP_TIMEOUT = 120.0
@@ -270,7 +272,7 @@ class IsolatedExecutor:
             if not chunk:
                 return Failure("crash", "")
             self._buffer += chunk
-            if len(self._buffer) > wire.MAX_REPLY_BYTES:
+            if len(self._buffer) > MAX_REPLY_BYTES:
                 return Failure("unsendable", "the reply was larger than the grader accepts")
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
@@ -353,6 +355,8 @@ class IsolatedExecutor:
         return self._load(check.module, check.timeout)
 
     def run(self, case: Case, timeout: float) -> Outcome | Failure:
+        from autograder import wire
+
         module = case.check.module
         if self._loaded != module.name or self._proc is None or self._proc.poll() is not None:
             problem = self._load(module, timeout)

@@ -24,8 +24,7 @@ from typing import Any
 
 import torch
 
-MAX_REPLY_BYTES = 64 * 1024 * 1024
-"""The largest reply the grader reads from a worker (a bigger one fails its case)."""
+from autograder.outcomes import MAX_REPLY_BYTES
 
 MAX_DEPTH = 32
 

@@ -23,11 +23,18 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def _available_modules():
+    """The modules that have checks, in course order (without importing the checks)."""
+    from course import paths
+    from course.modules import MODULES
+
+    return [m for m in MODULES if (paths.AUTOGRADER_DIR / "checks" / m.filename).is_file()]
+
+
 def _modules(names: list[str]):
-    from autograder.engine import graded_modules
     from course.modules import lookup
 
-    available = graded_modules()
+    available = _available_modules()
     if not names:
         return available
     chosen = []
@@ -49,14 +56,13 @@ def _modules(names: list[str]):
 
 def _check_seed(args: argparse.Namespace) -> tuple[int | None, str]:
     """The hidden seed of a ``check`` run and a note saying where it came from."""
-    from autograder.engine import hidden_seed
     from course import paths, settings
 
     if args.hidden_seed is not None:
         return args.hidden_seed, ""
     try:
-        seed = hidden_seed()
-    except (ValueError, settings.SettingsError) as exc:
+        seed = settings.hidden_seed()
+    except settings.SettingsError as exc:
         raise UsageError(str(exc)) from None
     if seed is not None or not paths.SOLUTIONS_DIR.is_dir():
         return seed, ""
@@ -65,8 +71,6 @@ def _check_seed(args: argparse.Namespace) -> tuple[int | None, str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from autograder import report
-    from autograder.grading import grade_folder
     from course import impl
 
     modules = _modules(args.modules)
@@ -75,11 +79,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     except impl.ImplError as exc:
         raise UsageError(str(exc)) from None
     seed, seed_note = _check_seed(args)
-    style = report.Style.for_stream(sys.stdout) if not args.no_color else report.PLAIN
-    label = impl.describe(args.impl)
-    if label != str(folder):
-        label = f"{label} ({folder})"
-    print(f"Checking {label}", flush=True)
     sandboxed = bool(args.sandbox)
     if sandboxed:
         from autograder import sandbox
@@ -87,6 +86,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         reason = sandbox.unavailable()
         if reason:
             raise UsageError(f"--sandbox: {reason}")
+    from autograder.runner import IsolatedExecutor
+
+    # Start the worker before importing torch here: the two imports overlap.
+    executor = IsolatedExecutor(folder, memory_mb=args.memory_mb, sandboxed=sandboxed)
+    from autograder import report
+    from autograder.grading import grade_folder
+
+    style = report.Style.for_stream(sys.stdout) if not args.no_color else report.PLAIN
+    label = impl.describe(args.impl)
+    if label != str(folder):
+        label = f"{label} ({folder})"
+    print(f"Checking {label}", flush=True)
+
     results = grade_folder(
         folder,
         modules,
@@ -94,6 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         timeout=args.timeout,
         sandboxed=sandboxed,
+        executor=executor,
     )
     print(report.render(results, style))
     if seed_note:
@@ -112,14 +125,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _grade_seed(args: argparse.Namespace) -> int:
-    from autograder.engine import hidden_seed
     from course import settings
 
     if args.hidden_seed is not None:
         return args.hidden_seed
     try:
-        seed = hidden_seed()
-    except (ValueError, settings.SettingsError) as exc:
+        seed = settings.hidden_seed()
+    except settings.SettingsError as exc:
         raise UsageError(str(exc)) from None
     if seed is None:
         raise UsageError(
@@ -307,8 +319,10 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from course.train import add_train_arguments
+def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
+    """The command's parser. ``with_train=False`` leaves out the options of ``train``
+    (building them imports torch, which ``check`` wants to import only once its worker
+    has started)."""
 
     parser = argparse.ArgumentParser(
         prog="ppo-course",
@@ -376,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an agent on a gymnasium environment, calling the graded functions "
         "of the chosen implementation.",
     )
-    add_train_arguments(train)
+    if with_train:
+        from course.train import add_train_arguments
+
+        add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
     build = sub.add_parser(
@@ -421,7 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    first = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(with_train=first in (None, "train"))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

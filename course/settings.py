@@ -85,3 +85,24 @@ def create(path: Path | None = None, seed: int | None = None) -> tuple[CourseSet
         f.write("\n")
     os.replace(tmp, path)
     return CourseSettings(seed, created, path), True
+
+
+HIDDEN_SEED_ENV = "PPO_COURSE_HIDDEN_SEED"
+
+
+def hidden_seed() -> int | None:
+    """The course's hidden seed: ``$PPO_COURSE_HIDDEN_SEED`` if set, else the one in the
+    instructor's settings, else None. There is no public default: a seed anyone can compute
+    would make the hidden cases public.
+
+    Raises:
+        SettingsError: the variable is not an integer, or the settings file is invalid.
+    """
+    raw = os.environ.get(HIDDEN_SEED_ENV)
+    if raw:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"${HIDDEN_SEED_ENV} must be an integer, not {raw!r}") from None
+    found = load()
+    return None if found is None else found.hidden_seed
