@@ -3,7 +3,8 @@ grader reads it.
 
 The worker runs a submission's code; whatever it sends is untrusted. The format cannot
 run code when read: it is JSON, in which a tensor is ``{"$tensor": dtype, "shape": [...],
-"device": "cpu", "bytes": base64}`` (the raw little-endian bytes of its values), a float
+"device": "cpu", "bytes": base64}`` (the raw little-endian bytes of its values; ``"grad":
+true`` marks a tensor that requires grad), a float
 that JSON cannot hold is ``{"$float": "nan"}``, a tuple is ``{"$tuple": [...]}``, and a
 dict with string keys is ``{"$dict": {...}}``. Nothing else is accepted: :func:`decode`
 checks every field (dtype from a fixed list, shape against the number of bytes, sizes
@@ -75,10 +76,13 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         if name is None:
             raise WireError(f"a tensor of dtype {value.dtype}")
         device = str(value.device)
-        if value.device.type == "meta":
-            return {"$tensor": name, "shape": list(value.shape), "device": device, "bytes": None}
-        data = base64.b64encode(_tensor_bytes(value)).decode("ascii")
-        return {"$tensor": name, "shape": list(value.shape), "device": device, "bytes": data}
+        data = None
+        if value.device.type != "meta":
+            data = base64.b64encode(_tensor_bytes(value)).decode("ascii")
+        out = {"$tensor": name, "shape": list(value.shape), "device": device, "bytes": data}
+        if value.requires_grad:
+            out["grad"] = True  # a leaf that requires grad, as it arrives from a network
+        return out
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -121,7 +125,8 @@ def _shape(raw: Any) -> tuple[int, ...]:
 
 
 def _tensor(data: dict[str, Any]) -> torch.Tensor:
-    if set(data) != {"$tensor", "shape", "device", "bytes"}:
+    fields = {"$tensor", "shape", "device", "bytes"}
+    if not (set(data) == fields or (set(data) == fields | {"grad"} and data["grad"] is True)):
         raise WireError("a tensor with unexpected fields")
     dtype = _DTYPES.get(data["$tensor"]) if isinstance(data["$tensor"], str) else None
     if dtype is None:
@@ -151,7 +156,10 @@ def _tensor(data: dict[str, Any]) -> torch.Tensor:
         if bool((flat > 1).any()):
             raise WireError("bool tensor bytes must be 0 or 1")
         flat = flat.to(torch.bool)
-    return flat.reshape(shape)
+    tensor = flat.reshape(shape)
+    if data.get("grad") and tensor.is_floating_point():
+        tensor.requires_grad_(True)
+    return tensor
 
 
 def from_plain(data: Any, depth: int = 0) -> Any:
