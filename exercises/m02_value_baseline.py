@@ -20,7 +20,10 @@ import torch
 
 
 # --8<-- [start:advantages_from_baseline]
-def advantages_from_baseline(returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def advantages_from_baseline(
+    returns: torch.Tensor,
+    values: torch.Tensor,
+) -> torch.Tensor:
     """Advantage estimates from a learned baseline, with no gradient into the critic.
 
     A_t = G_t - V(s_t)
@@ -80,8 +83,8 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 
     L_V = 0.5 * mean((V(s_t) - G_t)^2)
 
-    Source: the single-file PPO implementations (CleanRL's ``ppo.py``) use this factor 0.5,
-    so that the gradient is simply (V - G) / B.
+    Source: the single-file PPO implementations (CleanRL's ``ppo.py``) use this factor
+    0.5, so that the gradient is simply (V - G) / B.
 
     Args:
         values: (B,) float, V(s_t), carrying the critic's gradient.
@@ -90,8 +93,8 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     Returns:
         A scalar (0-dim) tensor.
 
-    Trap: ``values`` of shape (B, 1) minus ``returns`` of shape (B,) broadcasts to (B, B)
-    and silently gives a wrong loss. Both must be (B,).
+    Trap: ``values`` of shape (B, 1) minus ``returns`` of shape (B,) broadcasts to
+    (B, B) and silently gives a wrong loss. Both must be (B,).
     """
     # YOUR CODE HERE
     raise NotImplementedError(
@@ -111,7 +114,8 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     1 is a perfect critic, 0 one no better than a constant, and a negative value one
     worse than a constant. Undefined (nan) when the returns do not vary.
 
-    Source: OpenAI Baselines' ``explained_variance``, logged by most PPO implementations.
+    Source: OpenAI Baselines' ``explained_variance``, logged by most PPO
+    implementations.
 
     Args:
         values: (B,) float, the critic's predictions.
