@@ -6,10 +6,10 @@
 """Module m02: the critic. Baselines, advantages and the value loss.
 
 Subtracting a baseline b(s_t) from the reward-to-go leaves the expected policy gradient
-unchanged (E[grad log pi(a|s) * b(s)] = 0) and can shrink its variance a lot. The best simple
-baseline is the state value V(s_t), learned by regression on the returns: the *critic*.
-The difference A_t = G_t - V(s_t) is the advantage: how much better the action did than
-the policy does on average from that state.
+unchanged (E[grad log pi(a|s) * b(s)] = 0) and can shrink its variance a lot. The best
+simple baseline is the state value V(s_t), learned by regression on the returns: the
+*critic*. The difference A_t = G_t - V(s_t) is the advantage: how much better the action
+did than the policy does on average from that state.
 
 Shapes: B batch.
 """

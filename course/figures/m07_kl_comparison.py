@@ -78,7 +78,11 @@ def penalty_update(agent, optimizer, batch, config, generator, beta: float, impl
 
 
 def run_variant(settings: dict, seed: int = 1, impl_spec: str = "solutions") -> dict:
-    """One run; per update: the KL of the update, the mean return, beta (if any)."""
+    """One run; per update: the KL of the update, the mean return, beta (if any).
+
+    One torch thread, as the course's trainers use: the numbers do not depend on the
+    machine's core count, or on what ran before in the same process."""
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     impl = Implementation(impl_spec)
     m03, m06, m09 = impl.module("m03"), impl.module("m06"), impl.module("m09")
@@ -140,7 +144,7 @@ def comparison(path: Path) -> None:
     bottom.set_xlabel("update")
     bottom.set_ylabel("mean return, last 20 episodes")
     bottom.set_title("CartPole-v1, 10 epochs per batch, lr 3e-3")
-    top.legend(loc="upper left", fontsize=11)
+    bottom.legend(*top.get_legend_handles_labels(), loc="upper left", fontsize=11)
     save(fig, path)
 
 
