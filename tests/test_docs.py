@@ -210,3 +210,22 @@ def test_every_page_reads_well_in_a_browser(site):
     phone = _pages_in_a_browser(site, 390, folder)
     for page, r in phone.items():
         assert r["rendered"] == r["arithmatex"] and not r["unrendered"], page
+
+
+def test_the_default_build_needs_no_solutions_folder():
+    """The solution boxes go before the snippets are read, so a student's copy of the course,
+    which has no ``solutions/``, still builds its site."""
+    from course.docs_hooks import strip_solutions
+
+    page = (
+        "Before.\n\n"
+        '??? success "Reference solution"\n'
+        "    ```python\n"
+        '    --8<-- "solutions/m01_policy_gradient.py:discounted_returns"\n'
+        "    ```\n\n"
+        "## After\n"
+    )
+    assert strip_solutions(page) == "Before.\n\n## After\n"
+    for path in (paths.DOCS_DIR / "modules").glob("*.md"):
+        left = strip_solutions(path.read_text())
+        assert "solutions/" not in left.replace("--impl solutions", ""), path.name
