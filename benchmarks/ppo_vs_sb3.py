@@ -227,33 +227,28 @@ def write_report(results: dict[str, list[dict]]) -> None:
 
 
 def _plot(results: dict[str, list[dict]]) -> None:
-    import matplotlib
+    """One panel per env, stacked, in the course's figure style (legible on a phone)."""
+    sys.path.insert(0, str(ROOT))
+    from course.figures.style import RC, panels, pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1, len(results), figsize=(4.2 * len(results), 3.6), dpi=110, squeeze=False
-    )
-    for ax, (env_id, runs) in zip(axes[0], results.items(), strict=True):
-        for x, (trainer, color) in enumerate((("ours", "tab:blue"), ("sb3", "tab:orange"))):
-            times = [r["seconds"] for r in runs if r["trainer"] == trainer]
-            solved = [r["solved"] for r in runs if r["trainer"] == trainer]
-            for t, ok in zip(times, solved, strict=True):
-                ax.plot(x, t, "o" if ok else "x", color=color, alpha=0.8)
-            ax.hlines(_median(times), x - 0.25, x + 0.25, color=color, lw=2)
-            ax.text(x + 0.28, _median(times), f"{_median(times):.1f} s", va="center", fontsize=8)
-        ax.set_xticks([0, 1], ["course PPO", "SB3 zoo PPO"])
-        ax.set_xlim(-0.6, 1.9)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("seconds to solve")
-        ax.set_title(env_id, fontsize=10)
-        ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Time to solve, one dot per seed (x: not solved), line: median", fontsize=9)
-    fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE)
-    plt.close(fig)
+    with pyplot().rc_context(RC):
+        fig, axes = panels(len(results), height=3.0, squeeze=False)
+        for ax, (env_id, runs) in zip(axes[:, 0], results.items(), strict=True):
+            for y, (trainer, color) in enumerate((("ours", "tab:blue"), ("sb3", "tab:orange"))):
+                times = [r["seconds"] for r in runs if r["trainer"] == trainer]
+                solved = [r["solved"] for r in runs if r["trainer"] == trainer]
+                for t, ok in zip(times, solved, strict=True):
+                    ax.plot(t, y, "o" if ok else "x", color=color, alpha=0.8, ms=8)
+                ax.vlines(_median(times), y - 0.3, y + 0.3, color=color, lw=2.5)
+                ax.text(_median(times), y + 0.34, f"median {_median(times):.1f} s", ha="center")
+            ax.set_yticks([0, 1], ["course PPO", "SB3 zoo PPO"])
+            ax.set_ylim(-0.6, 1.8)
+            ax.set_xlim(0, 1.15 * max(r["seconds"] for r in runs))
+            ax.set_xlabel("seconds to solve")
+            ax.set_title(f"{env_id}: one dot per seed (x: not solved)")
+            ax.grid(alpha=0.3, axis="x")
+        FIGURE.parent.mkdir(parents=True, exist_ok=True)
+        save(fig, FIGURE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", nargs="+", default=list(THRESHOLDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--worker", choices=["ours", "sb3"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the figure from benchmarks/results/"
+    )
     args = parser.parse_args(argv)
+    if args.plot_only:
+        _plot({env: json.loads((RESULTS / f"{env}.json").read_text()) for env in args.envs})
+        return 0
     if args.worker:
         worker(args.worker, args.envs[0], args.seeds[0])
         return 0

@@ -13,10 +13,16 @@ A line holding only a directive is replaced by Markdown built from the live sour
     the exercise box: file, functions, how it is graded, the command.
 
 An unknown directive, module, function or case stops the build.
+
+The site comes in two builds. The default one, what students and readers see, leaves out
+every folded ``??? success "Reference solution"`` box (so it builds without ``solutions/``
+too). The instructor build keeps them: set ``PPO_COURSE_DOCS_SOLUTIONS=1`` or build with
+``mkdocs build -f mkdocs-instructor.yml`` (``extra: reference_solutions: true``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from typing import Any
@@ -26,6 +32,13 @@ import torch
 from mkdocs.exceptions import PluginError
 
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{\s*(?P<body>[a-z_]+\s.*?)\s*\}\}[ \t]*$", re.M)
+# A folded reference solution: the admonition line and every blank or indented line after it.
+SOLUTION_BOX = re.compile(
+    r'^(?P<indent>[ \t]*)\?\?\?\+? success "Reference solution"[ \t]*\n'
+    r"(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*",
+    re.M,
+)
+SOLUTIONS_ENV = "PPO_COURSE_DOCS_SOLUTIONS"
 
 
 def _module(key: str):
@@ -146,7 +159,7 @@ def render_checks(module_key: str) -> str:
     known = fixtures.load(module)
     lines = [
         "| graded function | points | known outputs (by hand) | hidden cases | properties "
-        "| catalogued mistakes | tolerance |",
+        "| mistakes | tolerance |",
         "|---|---:|---:|---|---:|---:|---|",
     ]
     for check in _checks(module):
@@ -156,9 +169,14 @@ def render_checks(module_key: str) -> str:
         lines.append(
             f"| [`{check.function}`](#{check.function}) | {check.points} | {len(cases)} ({hand}) "
             f"| {hidden} | {len(check.properties)} | {len(check.mistakes)} "
-            f"| rtol {check.rtol:g}, atol {check.atol:g} |"
+            f"| rtol {_short(check.rtol)}, atol {_short(check.atol)} |"
         )
     return "\n".join(lines)
+
+
+def _short(x: float) -> str:
+    """A tolerance as few characters as it takes: ``1e-5``, ``0.001``, ``0``."""
+    return f"{x:g}".replace("e-0", "e-").replace("e+0", "e+")
 
 
 def render_exercise(module_key: str) -> str:
@@ -210,5 +228,22 @@ def expand(markdown: str, where: str = "page") -> str:
     return DIRECTIVE.sub(replace, markdown)
 
 
+def with_solutions(config: Any) -> bool:
+    """Whether this is the instructor build, the one that shows the reference solutions."""
+    if os.environ.get(SOLUTIONS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    extra = config.get("extra") or {}
+    return bool(extra.get("reference_solutions", False))
+
+
+def strip_solutions(markdown: str) -> str:
+    """``markdown`` without its folded reference-solution boxes."""
+    if not markdown.endswith("\n"):
+        markdown += "\n"
+    return SOLUTION_BOX.sub("", markdown)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    if not with_solutions(config):
+        markdown = strip_solutions(markdown)
     return expand(markdown, page.file.src_path)

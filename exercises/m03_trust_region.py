@@ -12,13 +12,13 @@ policy on data from the *old* one: importance sampling gives the surrogate
     L(theta) = E_old[ r_theta(a|s) * A(s, a) ],   r_theta = pi_theta(a|s) / pi_old(a|s),
 
 whose gradient at theta = theta_old is exactly the vanilla policy gradient. Far from
-theta_old the surrogate stops being a good guide, so TRPO maximises it only inside a trust
-region, E_s[ KL(pi_old || pi_theta) ] <= delta: a natural-gradient direction found by
-conjugate gradient, then a backtracking line search that checks the constraint.
+theta_old the surrogate stops being a good guide, so TRPO maximises it only inside a
+trust region, E_s[ KL(pi_old || pi_theta) ] <= delta: a natural-gradient direction found
+by conjugate gradient, then a backtracking line search that checks the constraint.
 
 This module builds the pieces: the ratio, the surrogate, the exact and the sampled KL,
-the conjugate-gradient solver and the line search. ``course/trpo.py`` assembles them into
-a TRPO update.
+the conjugate-gradient solver and the line search. ``course/trpo.py`` assembles them
+into a TRPO update.
 
 Shapes: B batch, A actions, P parameters (the length of a flattened parameter vector).
 """
@@ -31,10 +31,14 @@ import torch
 
 
 # --8<-- [start:probability_ratio]
-def probability_ratio(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor) -> torch.Tensor:
+def probability_ratio(
+    new_log_probs: torch.Tensor,
+    old_log_probs: torch.Tensor,
+) -> torch.Tensor:
     """The importance ratio of the new policy to the one that collected the data.
 
-    r_i = pi_theta(a_i|s_i) / pi_old(a_i|s_i) = exp(log pi_theta(a_i|s_i) - log pi_old(a_i|s_i))
+    r_i = pi_theta(a_i|s_i) / pi_old(a_i|s_i)
+        = exp(log pi_theta(a_i|s_i) - log pi_old(a_i|s_i))
 
     Source: Schulman et al. (2015), "Trust Region Policy Optimization", eq. (14);
     Schulman et al. (2017), "Proximal Policy Optimization Algorithms", section 3.
@@ -42,7 +46,8 @@ def probability_ratio(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor) 
     Args:
         new_log_probs: (B,) float, log pi_theta(a_i|s_i) under the current parameters,
             carrying the gradient.
-        old_log_probs: (B,) float, log pi_old(a_i|s_i), recorded when the data was collected.
+        old_log_probs: (B,) float, log pi_old(a_i|s_i), recorded when the data was
+            collected.
 
     Returns:
         (B,) float, r_i > 0, differentiable with respect to ``new_log_probs`` only.
@@ -66,8 +71,9 @@ def surrogate_objective(ratio: torch.Tensor, advantages: torch.Tensor) -> torch.
 
     L(theta) = (1/B) sum_i r_i(theta) * A_i
 
-    At r = 1 (theta = theta_old) its gradient is (1/B) sum_i grad log pi_theta(a_i|s_i) * A_i,
-    the vanilla policy gradient, because grad r = r * grad log pi_theta.
+    At r = 1 (theta = theta_old) its gradient is
+    (1/B) sum_i grad log pi_theta(a_i|s_i) * A_i, the vanilla policy gradient, because
+    grad r = r * grad log pi_theta.
 
     Source: Kakade & Langford (2002), "Approximately optimal approximate reinforcement
     learning"; Schulman et al. (2015), "Trust Region Policy Optimization", eq. (14).
@@ -95,27 +101,28 @@ def surrogate_objective(ratio: torch.Tensor, advantages: torch.Tensor) -> torch.
 
 # --8<-- [start:categorical_kl]
 def categorical_kl(old_logits: torch.Tensor, new_logits: torch.Tensor) -> torch.Tensor:
-    """The exact KL divergence from the old categorical policy to the new one, per state.
+    """The exact KL divergence from the old categorical policy to the new, per state.
 
     KL(pi_old || pi_new) = sum_a pi_old(a) * (log pi_old(a) - log pi_new(a)),
     with pi = softmax(logits).
 
     Source: Kullback & Leibler (1951); the constraint of Schulman et al. (2015), "Trust
-    Region Policy Optimization", eq. (12). Compare ``torch.distributions.kl_divergence``.
+    Region Policy Optimization", eq. (12). Compare
+    ``torch.distributions.kl_divergence``.
 
     Args:
         old_logits: (B, A) float, the logits of the policy that collected the data.
         new_logits: (B, A) float, the logits of the current policy.
 
     Returns:
-        (B,) float, KL >= 0, zero where the two distributions are equal. The gradient flows
-        into both arguments: a caller that needs the old policy fixed passes
+        (B,) float, KL >= 0, zero where the two distributions are equal. The gradient
+        flows into both arguments: a caller that needs the old policy fixed passes
         ``old_logits.detach()``.
 
     Trap: KL is not symmetric. TRPO's constraint is KL(old || new): the expectation is
     under the old policy, the one the data came from. Work with log-softmax: logits are
-    only defined up to a constant per row, and ``log(softmax(...))`` gives 0 * -inf = nan
-    when a probability underflows.
+    only defined up to a constant per row, and ``log(softmax(...))`` gives
+    0 * -inf = nan when a probability underflows.
     """
     # YOUR CODE HERE
     raise NotImplementedError(
@@ -132,29 +139,30 @@ def approx_kl(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two sample estimates of KL(pi_old || pi_new), from the taken actions' log-probs.
 
-    The actions a_i were sampled from pi_old. With log r_i = new_log_probs_i - old_log_probs_i
-    and r_i = exp(log r_i):
+    The actions a_i were sampled from pi_old. With
+    log r_i = new_log_probs_i - old_log_probs_i and r_i = exp(log r_i):
         k1 = (1/B) sum_i -log r_i
         k3 = (1/B) sum_i (r_i - 1) - log r_i
 
-    Both are unbiased; k3 has lower variance and every term is >= 0 (since x - 1 >= log x),
-    while k1's terms (and even its mean) can be negative.
+    Both are unbiased; k3 has lower variance and every term is >= 0 (since
+    x - 1 >= log x), while k1's terms (and even its mean) can be negative.
 
-    Source: J. Schulman (2020), "Approximating KL Divergence", joschu.net/blog/kl-approx.html;
-    PPO implementations log k3 as ``approx_kl`` (CleanRL's ``ppo.py``).
+    Source: J. Schulman (2020), "Approximating KL Divergence",
+    joschu.net/blog/kl-approx.html; PPO implementations log k3 as ``approx_kl``
+    (CleanRL's ``ppo.py``).
 
     Args:
         old_log_probs: (B,) float, log pi_old(a_i|s_i), actions a_i sampled from pi_old.
         new_log_probs: (B,) float, log pi_new(a_i|s_i) of the same actions.
 
     Returns:
-        A tuple (k1, k3) of two 0-dim float tensors. They are diagnostics: read them with
-        ``.item()``, or compute them under ``torch.no_grad()``.
+        A tuple (k1, k3) of two 0-dim float tensors. They are diagnostics: read them
+        with ``.item()``, or compute them under ``torch.no_grad()``.
 
     Trap: the sign of log r. The estimators are for KL(old || new), an expectation under
-    the old policy, so log r = new - old and k1 = mean(old - new). With log r = old - new,
-    k1 changes sign and k3 is biased: that formula would estimate KL(new || old) only if
-    the actions had been sampled from the new policy.
+    the old policy, so log r = new - old and k1 = mean(old - new). With
+    log r = old - new, k1 changes sign and k3 is biased: that formula would estimate
+    KL(new || old) only if the actions had been sampled from the new policy.
     """
     # YOUR CODE HERE
     raise NotImplementedError(
@@ -179,11 +187,12 @@ def conjugate_gradient(
         alpha = (r.r) / (p.F p);   x <- x + alpha p;   r <- r - alpha F p
         beta = (r_new.r_new) / (r.r);   p <- r_new + beta p
 
-    In TRPO, F is the Fisher matrix (P x P, far too big to build) and b the policy gradient;
-    ``matvec`` computes F v without ever forming F.
+    In TRPO, F is the Fisher matrix (P x P, far too big to build) and b the policy
+    gradient; ``matvec`` computes F v without ever forming F.
 
-    Source: Hestenes & Stiefel (1952); Nocedal & Wright, *Numerical Optimization* (2nd ed.),
-    algorithm 5.2; Schulman et al. (2015), "Trust Region Policy Optimization", appendix C.
+    Source: Hestenes & Stiefel (1952); Nocedal & Wright, *Numerical Optimization* (2nd
+    ed.), algorithm 5.2; Schulman et al. (2015), "Trust Region Policy Optimization",
+    appendix C.
 
     Args:
         matvec: a function v -> F v, (P,) -> (P,).
@@ -195,9 +204,9 @@ def conjugate_gradient(
     Returns:
         (P,) float, same dtype as ``b``: the approximate solution x ~ F^-1 b.
 
-    Trap: keep the residual up to date (r <- r - alpha F p): it is both the stopping test
-    and the next direction. And test it before dividing: once r.r is 0, p.F p is 0 too,
-    and alpha = 0 / 0 = nan.
+    Trap: keep the residual up to date (r <- r - alpha F p): it is both the stopping
+    test and the next direction. And test it before dividing: once r.r is 0, p.F p is 0
+    too, and alpha = 0 / 0 = nan.
     """
     # YOUR CODE HERE
     raise NotImplementedError(
@@ -217,9 +226,10 @@ def backtracking_line_search(
     max_backtracks: int = 10,
     accept_ratio: float = 0.1,
 ) -> tuple[bool, torch.Tensor]:
-    """Shrink a proposed step until it improves the surrogate and respects the trust region.
+    """Shrink a proposed step until it improves the surrogate and stays in the region.
 
-    For k = 0, 1, ..., max_backtracks - 1, with fraction f = 0.5^k and step = f * full_step:
+    For k = 0, 1, ..., max_backtracks - 1, with fraction f = 0.5^k and
+    step = f * full_step:
         improvement, kl = evaluate(step)
         accept if  kl <= max_kl  and  improvement > 0
                and improvement >= accept_ratio * f * expected_improve.
@@ -244,9 +254,9 @@ def backtracking_line_search(
         ``(True, f * full_step)`` for the first fraction f accepted, or
         ``(False, torch.zeros_like(full_step))`` when none is: the parameters stay put.
 
-    Trap: try the full step first (f = 1), and scale the expected improvement by the same
-    fraction as the step. When every fraction fails, return a zero step, not the last one
-    tried: that one was rejected.
+    Trap: try the full step first (f = 1), and scale the expected improvement by the
+    same fraction as the step. When every fraction fails, return a zero step, not the
+    last one tried: that one was rejected.
     """
     # YOUR CODE HERE
     raise NotImplementedError(

@@ -7,9 +7,9 @@
 
 TRPO (m03) maximises the ratio objective E[r_t(theta) A_t] under a hard KL constraint,
 solved with conjugate gradients and a line search. PPO keeps the ratio objective but
-removes the incentive to move the ratio r_t = pi_theta(a_t|s_t) / pi_old(a_t|s_t) outside
-[1 - eps, 1 + eps], so that plain first-order steps (several epochs of minibatch SGD on
-one batch) stay close to the policy that collected the data:
+removes the incentive to move the ratio r_t = pi_theta(a_t|s_t) / pi_old(a_t|s_t)
+outside [1 - eps, 1 + eps], so that plain first-order steps (several epochs of minibatch
+SGD on one batch) stay close to the policy that collected the data:
 
     L^CLIP(theta) = E[ min( r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t ) ].
 
@@ -68,8 +68,8 @@ def clip_fraction(ratio: torch.Tensor, clip_coef: float) -> float:
 
     clip_fraction = (1/B) * #{ i : |r_i - 1| > eps },   eps = clip_coef.
 
-    Source: logged as ``clipfrac`` by OpenAI Baselines' ``ppo2`` and CleanRL's ``ppo.py``
-    (``((ratio - 1.0).abs() > clip_coef).float().mean()``).
+    Source: logged as ``clipfrac`` by OpenAI Baselines' ``ppo2`` and CleanRL's
+    ``ppo.py`` (``((ratio - 1.0).abs() > clip_coef).float().mean()``).
 
     Args:
         ratio: (B,) float, the probability ratios (with or without a gradient).

@@ -8,13 +8,13 @@
 For an action a in R^A the policy is a diagonal Gaussian: each action dimension j is
 drawn independently from N(mu_j(s), sigma_j^2). The network outputs the mean mu(s); the
 spread is a learned vector log sigma of shape (A,), the same for every state (as in the
-PPO paper's MuJoCo experiments). Learning log sigma instead of sigma keeps sigma positive
-without any constraint.
+PPO paper's MuJoCo experiments). Learning log sigma instead of sigma keeps sigma
+positive without any constraint.
 
 Because the dimensions are independent, the log-density and the entropy of the joint
 action are *sums* over the action dimensions:
 
-    log pi(a|s) = sum_j [ -(a_j - mu_j)^2 / (2 sigma_j^2) - log sigma_j - 0.5 log(2 pi) ]
+    log pi(a|s) = sum_j [ -(a_j - mu_j)^2 / (2 sigma_j^2) - log sigma_j - 0.5 log 2pi ]
     H(pi(.|s))  = sum_j [ 0.5 log(2 pi e) + log sigma_j ]
 
 An environment's action space has bounds; a Gaussian sample does not. The action sent
@@ -39,7 +39,8 @@ def gaussian_log_prob(
 ) -> torch.Tensor:
     """Log-density of actions under a diagonal Gaussian policy, summed over action dims.
 
-    log pi(a|s) = sum_j [ -0.5 * ((a_j - mu_j) / sigma_j)^2 - log sigma_j - 0.5 * log(2 pi) ],
+    log pi(a|s) = sum_j [ -0.5 * ((a_j - mu_j) / sigma_j)^2 - log sigma_j
+                          - 0.5 * log(2 pi) ],
     with sigma_j = exp(log_std_j).
 
     Source: the normal density; the PPO paper (Schulman et al., 2017), section 6.1, uses
@@ -162,11 +163,12 @@ class GaussianActor(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample actions for a rollout: what to store, and what to send to the env.
 
-        a ~ pi(.|s);  log_prob = log pi(a|s) summed over dims;  env_action = clip(a, low, high)
+        a ~ pi(.|s);  log_prob = log pi(a|s), summed over dims;
+        env_action = clip(a, low, high)
 
         Args:
             obs: (B, obs_dim) float.
-            low: (A,) float, the action space's lower bounds (``space.low`` as a tensor).
+            low: (A,) float, the action space's lower bounds (``space.low``, a tensor).
             high: (A,) float, its upper bounds.
 
         Returns:

@@ -5,14 +5,15 @@
 # the signatures, docstrings and given code are the reference's.
 """Module m09: the PPO agent. Every piece of the earlier modules, assembled.
 
-An actor-critic network with PPO's initialisation, a learning rate annealed to zero, and
-the update that makes PPO what it is: several epochs of shuffled minibatches over one
-rollout, each minibatch taking a gradient step on the clipped surrogate, the clipped value
-loss and the entropy bonus, with the advantages normalised per minibatch, the gradient norm
-clipped, and the epochs stopped early when the policy has moved too far.
+An actor-critic network with PPO's initialisation, a linearly annealed learning rate,
+and the update that makes PPO what it is: several epochs of shuffled minibatches over
+one rollout, each minibatch taking a gradient step on the clipped surrogate, the value
+loss (clipped or not) and the entropy bonus, with the advantages normalised per
+minibatch, the gradient norm clipped, and the epochs stopped early when the policy has
+moved too far.
 
-The update uses your functions of the earlier modules (through the relative imports below),
-so your m01-m08 must pass their checks first.
+The update uses your functions of the earlier modules (through the relative imports
+below), so your m01-m08 must pass their checks first.
 
 Shapes: B batch, A actions (discrete) or action dimensions (continuous).
 """
@@ -37,16 +38,20 @@ from .m08_gaussian_policy import gaussian_entropy, gaussian_log_prob
 
 
 # --8<-- [start:layer_init]
-def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+def layer_init(
+    layer: nn.Linear,
+    std: float = math.sqrt(2),
+    bias_const: float = 0.0,
+) -> nn.Linear:
     """Orthogonal initialisation of a linear layer, in place; returns the layer.
 
-    W <- an orthogonal matrix scaled by ``std`` (so W W^T = std^2 I, or W^T W for a tall W);
-    b <- ``bias_const``.
+    W <- an orthogonal matrix scaled by ``std`` (so W W^T = std^2 I, or W^T W for a tall
+    W); b <- ``bias_const``.
 
-    Source: Saxe et al. (2014), "Exact solutions to the nonlinear dynamics of learning in
-    deep linear neural networks"; OpenAI Baselines' PPO; Huang et al. (2022), "The 37
-    implementation details of PPO", detail 2: gain sqrt(2) for hidden layers, 0.01 for the
-    policy's output layer (a near-uniform start), 1 for the value's output layer.
+    Source: Saxe et al. (2014), "Exact solutions to the nonlinear dynamics of learning
+    in deep linear neural networks"; OpenAI Baselines' PPO; Huang et al. (2022), "The 37
+    implementation details of PPO", detail 2: gain sqrt(2) for hidden layers, 0.01 for
+    the policy's output layer (a near-uniform start), 1 for the value's output layer.
 
     Args:
         layer: an ``nn.Linear``.
@@ -72,14 +77,14 @@ def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 
 def linear_annealing(
     optimizer: torch.optim.Optimizer, update: int, num_updates: int, initial_lr: float
 ) -> float:
-    """Set the learning rate of every parameter group for this update, decaying linearly.
+    """Set every parameter group's learning rate for this update, decaying linearly.
 
-    lr = (1 - (update - 1) / num_updates) * initial_lr,   update = 1, 2, ..., num_updates
+    lr = (1 - (update - 1) / num_updates) * initial_lr,  update = 1, 2, ..., num_updates
 
     so the first update uses ``initial_lr`` and the last ``initial_lr / num_updates``.
 
-    Source: the PPO paper's Atari and MuJoCo settings (Schulman et al., 2017, tables 3-5,
-    "linearly annealed"); CleanRL's ``ppo.py``; Huang et al. (2022), detail 4.
+    Source: the PPO paper's Atari and MuJoCo settings (Schulman et al., 2017, tables
+    3-5, "linearly annealed"); CleanRL's ``ppo.py``; Huang et al. (2022), detail 4.
 
     Args:
         optimizer: any ``torch.optim`` optimiser.
@@ -114,13 +119,14 @@ class ActorCritic(nn.Module):
       gain sqrt(2) except the last, gain 1;
     - ``self.actor``: the same shape with ``A`` outputs (logits for ``Discrete(A)``, the
       Gaussian mean for a ``Box`` of A dimensions), the last layer's gain 0.01;
-    - for a ``Box`` action space only, ``self.log_std = nn.Parameter(torch.zeros(A))``, a
-      state-independent log standard deviation (m08).
+    - for a ``Box`` action space only, ``self.log_std = nn.Parameter(torch.zeros(A))``,
+      a state-independent log standard deviation (m08).
 
     Every bias starts at 0. ``obs_dim`` is the product of the observation space's shape.
 
     Source: CleanRL's ``ppo.py`` and ``ppo_continuous_action.py``; Andrychowicz et al.
-    (2021), "What matters in on-policy reinforcement learning?" (separate networks, tanh).
+    (2021), "What matters in on-policy reinforcement learning?" (separate networks,
+    tanh).
 
     Args:
         observation_space: a gymnasium ``Box``.
@@ -132,7 +138,10 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(
-        self, observation_space: gym.spaces.Box, action_space: gym.spaces.Space, hidden: int = 64
+        self,
+        observation_space: gym.spaces.Box,
+        action_space: gym.spaces.Space,
+        hidden: int = 64,
     ) -> None:
         super().__init__()
         # YOUR CODE HERE
@@ -159,9 +168,10 @@ class ActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample an action (or take the given one) and evaluate it.
 
-        Discrete: log_prob and entropy from the logits with m01's ``categorical_log_prob``
-        and ``categorical_entropy``. Continuous: a ~ N(mean, exp(log_std)), log_prob and
-        entropy with m08's ``gaussian_log_prob`` and ``gaussian_entropy``.
+        Discrete: log_prob and entropy from the logits with m01's
+        ``categorical_log_prob`` and ``categorical_entropy``. Continuous:
+        a ~ N(mean, exp(log_std)), log_prob and entropy with m08's ``gaussian_log_prob``
+        and ``gaussian_entropy``.
 
         Args:
             obs: (B, obs_dim) float.
@@ -172,8 +182,8 @@ class ActorCritic(nn.Module):
             ``(action, log_prob, entropy, value)``: (B,) or (B, A); (B,); (B,); (B,).
 
         Trap: when ``action`` is given, evaluate *it* (that is how the update recomputes
-        the log-probabilities of the stored actions under the new policy); the entropy is
-        one number per sample, (B,), for continuous actions too.
+        the log-probabilities of the stored actions under the new policy); the entropy
+        is one number per sample, (B,), for continuous actions too.
         """
         # YOUR CODE HERE
         raise NotImplementedError(
@@ -215,23 +225,23 @@ def ppo_update(
         batch: flat tensors from the rollout, all with leading size B: ``obs`` (B, ...),
             ``actions`` (B,) or (B, A), ``log_probs`` (B,), ``advantages`` (B,),
             ``returns`` (B,), ``values`` (B,). They are data: the update detaches them.
-        config: reads ``update_epochs``, ``minibatch_size``, ``clip_coef``, ``norm_adv``,
-            ``clip_vloss``, ``vf_coef``, ``ent_coef``, ``max_grad_norm``, ``target_kl``
-            (None: no early stopping).
-        generator: a CPU ``torch.Generator`` that alone decides the minibatch order, so an
-            update is reproducible.
+        config: reads ``update_epochs``, ``minibatch_size``, ``clip_coef``,
+            ``norm_adv``, ``clip_vloss``, ``vf_coef``, ``ent_coef``, ``max_grad_norm``,
+            ``target_kl`` (None: no early stopping).
+        generator: a CPU ``torch.Generator`` that alone decides the minibatch order, so
+            an update is reproducible.
 
     Returns:
         Diagnostics as Python floats: ``policy_loss``, ``value_loss`` (vf_coef applied),
         ``entropy``, ``clip_fraction`` (means over every minibatch step), ``approx_kl``
-        (the mean k3 estimate of the last epoch run, the number early stopping looked at),
-        ``explained_variance`` (of the rollout's values for its returns) and ``epochs``
-        (how many epochs ran).
+        (the mean k3 estimate of the last epoch run, the number early stopping looked
+        at), ``explained_variance`` (of the rollout's values for its returns) and
+        ``epochs`` (how many epochs ran).
 
-    Trap: normalise the advantages of each *minibatch*, and then use the normalised ones;
-    include the last, smaller minibatch; clip the gradient norm between ``backward`` and
-    ``step``. A minibatch of a single sample keeps its advantage as it is (the standard
-    deviation of one number is undefined).
+    Trap: normalise the advantages of each *minibatch*, and then use the normalised
+    ones; include the last, smaller minibatch; clip the gradient norm between
+    ``backward`` and ``step``. A minibatch of a single sample keeps its advantage as it
+    is (the standard deviation of one number is undefined).
     """
     # YOUR CODE HERE
     raise NotImplementedError(

@@ -18,7 +18,11 @@ import torch
 
 
 # --8<-- [start:discounted_returns]
-def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, gamma: float) -> torch.Tensor:
+def discounted_returns(
+    rewards: torch.Tensor,
+    dones: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
     """Reward-to-go of every step, cut where an episode ends.
 
     G_t = r_t + gamma * (1 - done_t) * G_{t+1}, with G_T = 0 after the last step.
@@ -35,9 +39,9 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, gamma: float)
     Returns:
         (T, N) float, same dtype as ``rewards``: G_t for every step and environment.
 
-    Trap: ``done_t`` cuts the sum *after* r_t (the reward of the last step still counts),
-    and nothing is bootstrapped past the end of the rollout. Go backwards in time and do
-    not write into ``rewards``.
+    Trap: ``done_t`` cuts the sum *after* r_t (the reward of the last step still
+    counts), and nothing is bootstrapped past the end of the rollout. Go backwards in
+    time and do not write into ``rewards``.
     """
     ### BEGIN SOLUTION
     not_done = 1.0 - dones.to(rewards.dtype)
@@ -107,7 +111,10 @@ def categorical_entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:policy_gradient_loss]
-def policy_gradient_loss(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def policy_gradient_loss(
+    log_probs: torch.Tensor,
+    weights: torch.Tensor,
+) -> torch.Tensor:
     """The loss whose gradient is the negated policy gradient estimate.
 
     L(theta) = -(1/B) sum_i log pi_theta(a_i|s_i) * w_i

@@ -1,10 +1,10 @@
 """Module m02: the critic. Baselines, advantages and the value loss.
 
-Subtracting a baseline b(s_t) from the reward-to-go leaves the policy gradient unbiased
-(E[grad log pi(a|s) * b(s)] = 0) and can shrink its variance a lot. The best simple
-baseline is the state value V(s_t), learned by regression on the returns: the *critic*.
-The difference A_t = G_t - V(s_t) is the advantage: how much better the action did than
-the policy does on average from that state.
+Subtracting a baseline b(s_t) from the reward-to-go leaves the expected policy gradient
+unchanged (E[grad log pi(a|s) * b(s)] = 0) and can shrink its variance a lot. The best
+simple baseline is the state value V(s_t), learned by regression on the returns: the
+*critic*. The difference A_t = G_t - V(s_t) is the advantage: how much better the action
+did than the policy does on average from that state.
 
 Shapes: B batch.
 """
@@ -15,7 +15,10 @@ import torch
 
 
 # --8<-- [start:advantages_from_baseline]
-def advantages_from_baseline(returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def advantages_from_baseline(
+    returns: torch.Tensor,
+    values: torch.Tensor,
+) -> torch.Tensor:
     """Advantage estimates from a learned baseline, with no gradient into the critic.
 
     A_t = G_t - V(s_t)
@@ -73,8 +76,8 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 
     L_V = 0.5 * mean((V(s_t) - G_t)^2)
 
-    Source: the single-file PPO implementations (CleanRL's ``ppo.py``) use this factor 0.5,
-    so that the gradient is simply (V - G) / B.
+    Source: the single-file PPO implementations (CleanRL's ``ppo.py``) use this factor
+    0.5, so that the gradient is simply (V - G) / B.
 
     Args:
         values: (B,) float, V(s_t), carrying the critic's gradient.
@@ -83,8 +86,8 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     Returns:
         A scalar (0-dim) tensor.
 
-    Trap: ``values`` of shape (B, 1) minus ``returns`` of shape (B,) broadcasts to (B, B)
-    and silently gives a wrong loss. Both must be (B,).
+    Trap: ``values`` of shape (B, 1) minus ``returns`` of shape (B,) broadcasts to
+    (B, B) and silently gives a wrong loss. Both must be (B,).
     """
     ### BEGIN SOLUTION
     return 0.5 * ((values - returns) ** 2).mean()
@@ -103,7 +106,8 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     1 is a perfect critic, 0 one no better than a constant, and a negative value one
     worse than a constant. Undefined (nan) when the returns do not vary.
 
-    Source: OpenAI Baselines' ``explained_variance``, logged by most PPO implementations.
+    Source: OpenAI Baselines' ``explained_variance``, logged by most PPO
+    implementations.
 
     Args:
         values: (B,) float, the critic's predictions.

@@ -46,7 +46,8 @@ def value_loss(
             Flatten a critic's (B, 1) output first.
         old_values: (B,) float, V_old(s_i), the critic's values stored at collection.
         returns: (B,) float, the targets R_i.
-        clip_coef: eps, how far V may move from V_old before the clipped term takes over.
+        clip_coef: eps, how far V may move from V_old before the clipped term takes
+            over.
         clip_vloss: whether to use the clipped form.
         vf_coef: the value loss coefficient c_1 (1 in the paper's Atari runs; 0.5 by
             default in OpenAI Baselines and CleanRL).
@@ -55,13 +56,17 @@ def value_loss(
         A scalar (0-dim) tensor, ``vf_coef`` already applied.
 
     Trap: the clipped form is a max of two errors (a pessimistic bound, like the
-    policy's), not the error of the clipped prediction alone. Apply ``vf_coef`` once, here,
-    and keep the 0.5; the total loss then just adds the terms.
+    policy's), not the error of the clipped prediction alone. Apply ``vf_coef`` once,
+    here, and keep the 0.5; the total loss then just adds the terms.
     """
     ### BEGIN SOLUTION
     unclipped = (new_values - returns) ** 2
     if clip_vloss:
-        clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
+        clipped_values = old_values + torch.clamp(
+            new_values - old_values,
+            -clip_coef,
+            clip_coef,
+        )
         clipped = (clipped_values - returns) ** 2
         squared_errors = torch.max(unclipped, clipped)
     else:
@@ -101,14 +106,19 @@ def entropy_loss(entropy: torch.Tensor, ent_coef: float) -> torch.Tensor:
 
 
 # --8<-- [start:ppo_loss]
-def ppo_loss(pg_loss: torch.Tensor, v_loss: torch.Tensor, ent_loss: torch.Tensor) -> torch.Tensor:
+def ppo_loss(
+    pg_loss: torch.Tensor,
+    v_loss: torch.Tensor,
+    ent_loss: torch.Tensor,
+) -> torch.Tensor:
     """The one scalar that PPO minimises.
 
     total = pg_loss + ent_loss + v_loss
 
-    Source: Schulman et al. (2017), eq. (9), L^{CLIP+VF+S} = E[L^CLIP - c_1 L^VF + c_2 S],
-    negated to be minimised; the course's convention puts each coefficient and sign inside
-    its term (CleanRL: ``pg_loss - ent_coef * entropy_loss + v_loss * vf_coef``).
+    Source: Schulman et al. (2017), eq. (9),
+    L^{CLIP+VF+S} = E[L^CLIP - c_1 L^VF + c_2 S], negated to be minimised; the course's
+    convention puts each coefficient and sign inside its term (CleanRL:
+    ``pg_loss - ent_coef * entropy_loss + v_loss * vf_coef``).
 
     Args:
         pg_loss: 0-dim tensor, the clipped surrogate loss (``clipped_surrogate_loss``).
@@ -141,7 +151,7 @@ def training_step_loss(
     clip_vloss: bool,
     normalize_advantages: bool,
 ) -> dict[str, torch.Tensor]:
-    """The losses of one PPO minibatch: the seed's ``training_step``, with its bug fixed.
+    """The losses of one PPO minibatch: Lightning's ``training_step``, its bug fixed.
 
     r = exp(log pi_new(a|s) - log pi_old(a|s))
     A' = (A - mean(A)) / (std(A) + 1e-8)   if normalize_advantages, else A' = A
@@ -153,15 +163,16 @@ def training_step_loss(
     Needs your m04 (``clipped_surrogate_loss``, imported from ``m04_ppo_clip``): finish
     m04 first, or this check fails with m04's error.
 
-    Source: the training step of the seed notes (a PyTorch Lightning example), and
-    CleanRL's ``ppo.py``, whose minibatch loop computes the same four numbers.
+    Source: ``PPOLightningAgent.training_step`` of PyTorch Lightning's PPO example
+    (quoted in the original notes), and CleanRL's ``ppo.py``, whose minibatch loop
+    computes the same four numbers.
 
     Args:
         new_log_probs: (B,) float, log pi_theta(a_i|s_i) under the current policy.
         entropy: (B,) float, H[pi_theta(.|s_i)].
         new_values: (B,) float, V(s_i) from the current critic.
-        batch: what the rollout stored, each (B,) float: ``log_probs`` (log pi_old(a_i|s_i)),
-            ``advantages``, ``values`` (V_old(s_i)) and ``returns``.
+        batch: what the rollout stored, each (B,) float: ``log_probs`` (log
+            pi_old(a_i|s_i)), ``advantages``, ``values`` (V_old(s_i)) and ``returns``.
         clip_coef: eps, for the policy's clip and (with ``clip_vloss``) the value's.
         ent_coef: the entropy coefficient.
         vf_coef: the value loss coefficient.
@@ -173,9 +184,9 @@ def training_step_loss(
         A dict of 0-dim tensors: ``loss`` (the total, to backpropagate), ``pg_loss``,
         ``v_loss`` and ``ent_loss``.
 
-    Trap: the seed normalises the advantages into a new variable and then hands the raw
-    ``batch["advantages"]`` to the policy loss, so the flag silently does nothing. Do not
-    write into ``batch`` either: the same batch is reused by every epoch.
+    Trap: Lightning's step normalises the advantages into a new variable, then hands
+    the raw ``batch["advantages"]`` to the policy loss, so the flag silently does
+    nothing. Do not write into ``batch`` either: every epoch reuses the same batch.
     """
     ### BEGIN SOLUTION
     ratio = torch.exp(new_log_probs - batch["log_probs"])

@@ -34,15 +34,15 @@ def compute_gae(
     gamma: float,
     gae_lambda: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE(gamma, lambda) advantages and the critic's targets, with the time-limit bootstrap.
+    """GAE(gamma, lambda) advantages and critic targets, with the time-limit bootstrap.
 
     delta_t   = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)
     A_t       = delta_t + gamma * lambda * (1 - done_t) * A_{t+1},   A_T = 0
     returns_t = A_t + V(s_t),      with done_t = terminated_t or truncated_t.
 
-    Source: Schulman et al. (2016), "High-Dimensional Continuous Control Using Generalized
-    Advantage Estimation", section 3; Pardo et al. (2018), "Time Limits in Reinforcement
-    Learning", for the bootstrap at a time limit.
+    Source: Schulman et al. (2016), "High-Dimensional Continuous Control Using
+    Generalized Advantage Estimation", section 3; Pardo et al. (2018), "Time Limits in
+    Reinforcement Learning", for the bootstrap at a time limit.
 
     Args:
         rewards: (T, N) float, r_t received after the action at step t.
@@ -54,19 +54,20 @@ def compute_gae(
             observation the next rollout starts from.
         terminated: (T, N) bool or float (0/1), the episode reached a terminal state
             right after step t.
-        truncated: (T, N) bool or float (0/1), a time limit ended the episode right after
-            step t.
+        truncated: (T, N) bool or float (0/1), a time limit ended the episode right
+            after step t.
         gamma: discount factor in [0, 1].
         gae_lambda: the GAE parameter lambda in [0, 1]: 0 gives the one-step TD error,
             1 the Monte-Carlo return minus the value.
 
     Returns:
-        ``(advantages, returns)``, two (T, N) float tensors with the dtype of ``rewards``.
+        ``(advantages, returns)``, two (T, N) float tensors with the dtype of
+        ``rewards``.
 
     Trap: two different masks. Only ``terminated`` removes the bootstrap from delta_t (a
-    time limit does not make the state worthless), while ``terminated or truncated`` cuts
-    the sum (step t + 1 belongs to another episode). Using ``done`` for both, as many
-    implementations do, treats every time limit as a terminal state.
+    time limit does not make the state worthless), while ``terminated or truncated``
+    cuts the sum (step t + 1 belongs to another episode). Using ``done`` for both, as
+    many implementations do, treats every time limit as a terminal state.
     """
     ### BEGIN SOLUTION
     dtype = rewards.dtype

@@ -3,11 +3,11 @@
 Clipping (m04) is one way to keep the new policy near the one that collected the data.
 The PPO paper also studies a second one, a KL penalty with an adaptive coefficient:
 
-    L^KLPEN(theta) = E[ r_t(theta) A_t ] - beta * E[ KL[pi_old(.|s_t), pi_theta(.|s_t)] ],
+    L^KLPEN(theta) = E[ r_t(theta) A_t ] - beta * E[ KL(pi_old(.|s) || pi_theta(.|s)) ]
 
-with beta halved when the measured KL falls well below a target and doubled when it rises
-well above. A third, used by most implementations on top of clipping, measures the KL
-during the update epochs and stops them early when it exceeds a target.
+with beta halved when the measured KL falls well below a target and doubled when it
+rises well above. A third, used by most implementations on top of clipping, measures the
+KL during the update epochs and stops them early when it exceeds a target.
 
 Shapes: B batch.
 """
@@ -25,14 +25,16 @@ def kl_penalty_objective(
 
     L^KLPEN = (1/B) sum_i r_i A_i - beta * KL
 
-    Source: Schulman et al. (2017), "Proximal Policy Optimization Algorithms", section 4,
-    eq. (8).
+    Source: Schulman et al. (2017), "Proximal Policy Optimization Algorithms", section
+    4, eq. (8).
 
     Args:
-        ratio: (B,) float, r_i = pi_theta(a_i|s_i) / pi_old(a_i|s_i), carrying the gradient.
+        ratio: (B,) float, r_i = pi_theta(a_i|s_i) / pi_old(a_i|s_i), carrying the
+            gradient.
         advantages: (B,) float, A_i, carrying no gradient.
         kl: 0-dim float tensor, the mean KL[pi_old || pi_theta] over the batch's states
-            (m03's ``categorical_kl`` averaged, or a sample estimate), carrying the gradient.
+            (m03's ``categorical_kl`` averaged, or a sample estimate), carrying the
+            gradient.
         beta: the penalty coefficient, >= 0.
 
     Returns:
@@ -96,12 +98,14 @@ def should_stop_early(approx_kl: float | torch.Tensor, target_kl: float | None) 
     ``target_kl=None`` switches early stopping off: the answer is then always False.
 
     Source: CleanRL's ``ppo.py`` (``if args.target_kl is not None and approx_kl >
-    args.target_kl: break``, checked after each epoch); Spinning Up and Stable-Baselines3
-    stop at ``1.5 * target_kl`` instead, which is this rule with a larger target.
+    args.target_kl: break``, checked after each epoch); Spinning Up and
+    Stable-Baselines3 stop at ``1.5 * target_kl`` instead, which is this rule with a
+    larger target.
 
     Args:
         approx_kl: the KL estimate (m03's ``approx_kl``, the k3 estimator; m09's update
-            passes its mean over the epoch's minibatches): a Python float or a 0-dim tensor.
+            passes its mean over the epoch's minibatches): a Python float or a 0-dim
+            tensor.
         target_kl: the threshold, or None for no early stopping.
 
     Returns:

@@ -1,12 +1,15 @@
 """The site builds strictly, works offline, and holds every page and anchor the feedback
-links to; in a real browser, its math is rendered."""
+links to; its default build shows no reference solution, the instructor build does; in a
+real browser, every page's math is typeset and nothing is wider than the content column."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -14,23 +17,35 @@ import yaml
 
 from autograder.engine import graded_modules, load_checks
 from course import paths
+from tests import docs_browser
 
 pytest.importorskip("mkdocs")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
+def _build(out: Path, *options: str) -> Path:
+    env = {"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(sys.executable).parent)}
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out), *options],
         cwd=paths.ROOT,
         capture_output=True,
         text=True,
         timeout=600,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(sys.executable).parent)},
+        env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The default build: what students and readers see."""
+    return _build(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def instructor_site(tmp_path_factory) -> Path:
+    """The instructor build, with the reference solutions."""
+    return _build(tmp_path_factory.mktemp("site-instructor"), "-f", "mkdocs-instructor.yml")
 
 
 def _html(site: Path) -> dict[str, str]:
@@ -80,39 +95,137 @@ def test_worked_examples_show_the_fixture_values(site):
     assert "[[2.75]," in text and "[3.5 ]," in text
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+def _text(site: Path) -> str:
+    """Every page's text, tags removed, entities decoded, all whitespace dropped."""
+    pages = (unescape(re.sub(r"<[^>]+>", "", p.read_text())) for p in site.rglob("*.html"))
+    return re.sub(r"\s+", "", "".join(pages))
 
 
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine")
-def test_math_renders_in_a_browser(site, tmp_path):
-    page = site / "modules" / "m01_policy_gradient" / "index.html"
-    done = subprocess.run(
-        [
-            _browser(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def _solution_bodies() -> list[tuple[str, str]]:
+    """(file, body) of every ``### BEGIN SOLUTION`` region of two lines or more."""
+    bodies = []
+    for path in sorted((paths.ROOT / "solutions").glob("m*.py")):
+        for match in re.finditer(
+            r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", path.read_text(), re.S
+        ):
+            if len([line for line in match[1].splitlines() if line.strip()]) >= 2:
+                bodies.append((path.name, re.sub(r"\s+", "", match[1])))
+    return bodies
+
+
+def test_only_the_instructor_build_shows_the_reference_solutions(site, instructor_site):
+    bodies = _solution_bodies()
+    assert len(bodies) >= 20
+    shown = _text(instructor_site)
+    missing = [name for name, body in bodies if body not in shown]
+    assert not missing, f"the instructor build lacks reference solutions of {missing}"
+    hidden = _text(site)
+    leaked = [name for name, body in bodies if body in hidden]
+    assert not leaked, f"the default build shows reference solutions of {leaked}"
+    for name, page in _html(site).items():
+        assert "Reference solution" not in page, name
+
+
+def test_snippet_files_are_not_pages(site):
+    config = yaml.safe_load((paths.ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))
+    in_nav = set(re.findall(r"[\w/.-]+\.md", yaml.safe_dump(config["nav"])))
+    for page in site.rglob("index.html"):
+        folder = page.parent.relative_to(site)
+        source = "index.md" if folder == Path(".") else f"{folder}.md"
+        assert source in in_nav, f"{folder}/ is published but is no page of the nav"
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    for entry in index["docs"]:
+        assert not entry["location"].startswith("assets/"), entry["location"]
+        assert not re.search(r"\\[(\[a-zA-Z]|\$", entry["title"]), f"raw TeX: {entry['title']}"
+
+
+def test_the_sources_are_named_not_nicknamed():
+    nickname = re.compile(r"\bseed(?: notes|'s\b)", re.I)
+    files = [paths.ROOT / "README.md", *(paths.ROOT / "docs").rglob("*.md")]
+    for folder in ("solutions", "exercises", "tests", "course"):
+        files += (paths.ROOT / folder).rglob("*.py")
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not nickname.search(line), f"{path.relative_to(paths.ROOT)}:{number}: {line}"
+    home = (paths.ROOT / "docs" / "index.md").read_text()
+    sources = home[home.index("## Sources") :]
+    for name in (
+        "PPOLightningAgent",
+        "training_step",
+        "estimate_returns_and_advantages",
+        "Williams (1992)",
+        "Trust Region Policy Optimization",
+        "Generalized Advantage Estimation",
+        "Proximal Policy Optimization Algorithms",
+    ):
+        assert name in sources, f"the home page's Sources do not name {name}"
+
+
+def test_reference_docstrings_and_comments_fit_a_code_block():
+    """A code block at 1280 px holds 88 characters (see the browser test): the references,
+    from which the stubs and the pages' snippets come, stay within that."""
+    for path in sorted((paths.ROOT / "solutions").glob("m*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert len(line) <= 88, f"{path.name}:{number} has {len(line)} characters"
+
+
+def _pages_in_a_browser(site: Path, width: int, screenshots: Path | None = None) -> dict:
+    reports = {}
+    with docs_browser.Browser(docs_browser.find()) as browser:
+        for page in docs_browser.pages(site):
+            browser.open((site / page / "index.html").as_uri(), width)
+            reports[page or "home"] = browser.probe()
+            if screenshots is not None and page.startswith("modules/"):
+                name = f"{page.strip('/').split('/')[-1]}_{width}.png"
+                browser.screenshot(screenshots / name)
+    return reports
+
+
+@pytest.mark.skipif(docs_browser.find() is None, reason="no headless Chromium on this machine")
+def test_every_page_reads_well_in_a_browser(site):
+    """At 1280 px: every formula typeset, no display equation or table wider than the
+    content column, no code name split mid-word in a table, no raw TeX in a heading or the
+    table of contents. ``PPO_COURSE_DOCS_SCREENSHOTS=DIR`` also saves a screenshot of every
+    module page at 1280 and 390 px."""
+    shots = os.environ.get("PPO_COURSE_DOCS_SCREENSHOTS")
+    folder = Path(shots) if shots else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    reports = _pages_in_a_browser(site, 1280, folder)
+    assert len(reports) >= 13, sorted(reports)
+    problems = []
+    for page, r in reports.items():
+        if r["unrendered"] or r["rendered"] != r["arithmatex"]:
+            problems.append(f"{page}: {r['arithmatex'] - r['rendered']} formulas not typeset")
+        problems += [
+            f"{page}: {w['what']} {w['width']} px > {r['column']}: {w['text']}" for w in r["wide"]
+        ]
+        problems += [f"{page}: table splits `{name}`" for name in r["broken"]]
+        problems += [f"{page}: raw TeX in heading or nav: {h}" for h in r["headings"]]
+        problems += [f"{page}: raw TeX in text: {t}" for t in r["raw"]]
+    assert not problems, "\n".join(problems)
+    m01 = reports["modules/m01_policy_gradient/"]
+    assert m01["equations"] >= 5
+    assert sum(r["rendered"] for r in reports.values()) > 400
+    phone = _pages_in_a_browser(site, 390, folder)
+    for page, r in phone.items():
+        assert r["rendered"] == r["arithmatex"] and not r["unrendered"], page
+
+
+def test_the_default_build_needs_no_solutions_folder():
+    """The solution boxes go before the snippets are read, so a student's copy of the course,
+    which has no ``solutions/``, still builds its site."""
+    from course.docs_hooks import strip_solutions
+
+    page = (
+        "Before.\n\n"
+        '??? success "Reference solution"\n'
+        "    ```python\n"
+        '    --8<-- "solutions/m01_policy_gradient.py:discounted_returns"\n'
+        "    ```\n\n"
+        "## After\n"
     )
-    dom = done.stdout
-    assert 'class="katex' in dom, done.stderr[-2000:]
-    assert dom.count('class="katex-display"') >= 5
-    assert "katex-error" not in dom
-    # No raw TeX delimiters left behind.
-    assert "\\[" not in re.sub(r"<script.*?</script>", "", dom, flags=re.S)
+    assert strip_solutions(page) == "Before.\n\n## After\n"
+    for path in (paths.DOCS_DIR / "modules").glob("*.md"):
+        left = strip_solutions(path.read_text())
+        assert "solutions/" not in left.replace("--impl solutions", ""), path.name

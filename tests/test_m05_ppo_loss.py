@@ -1,5 +1,6 @@
-"""m05's reference: the single-file implementations' numbers, the seed's bug, and a few
-optimisation steps on a tiny actor-critic."""
+"""m05's reference: the single-file implementations' numbers, the bug of Lightning's PPO
+example (quoted in the original notes), and a few optimisation steps on a tiny
+actor-critic."""
 
 from __future__ import annotations
 
@@ -69,8 +70,9 @@ def test_agrees_with_the_single_file_implementations(clip_vloss, norm_adv):
     torch.testing.assert_close(out["ent_loss"], -0.01 * entropy_mean)
 
 
-def seed_policy_loss(mb, clip_coef, normalize_advantages):
-    """The policy loss of the seed's step, bug included, written with the course's m04."""
+def lightning_policy_loss(mb, clip_coef, normalize_advantages):
+    """The policy loss of Lightning's training step, bug included, written with the course's
+    m04."""
     batch = mb["batch"]
     ratio = (mb["new_log_probs"] - batch["log_probs"]).exp()
     advantages = batch["advantages"]
@@ -80,15 +82,15 @@ def seed_policy_loss(mb, clip_coef, normalize_advantages):
     return pg_loss
 
 
-def test_the_seeds_bug_shows_only_with_normalisation():
+def test_lightnings_bug_shows_only_with_normalisation():
     mb = _minibatch(2)
     args = (mb["new_log_probs"], mb["entropy"], mb["new_values"], mb["batch"], 0.2, 0.01, 0.5)
     fixed_on = M05.training_step_loss(*args, True, True)["pg_loss"]
     fixed_off = M05.training_step_loss(*args, True, False)["pg_loss"]
-    buggy_on = seed_policy_loss(mb, 0.2, True)
-    buggy_off = seed_policy_loss(mb, 0.2, False)
+    buggy_on = lightning_policy_loss(mb, 0.2, True)
+    buggy_off = lightning_policy_loss(mb, 0.2, False)
     torch.testing.assert_close(buggy_off, fixed_off)
-    torch.testing.assert_close(buggy_on, buggy_off)  # the flag does nothing in the seed
+    torch.testing.assert_close(buggy_on, buggy_off)  # the flag does nothing in Lightning's step
     assert abs(float(fixed_on - buggy_on)) > 0.1
 
 

@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 from course.envs import SOLVED_THRESHOLDS, SOLVED_WINDOW
-from course.plotting import _pyplot, rolling_mean
+from course.figures.style import panels, save, styled
+from course.plotting import rolling_mean
 
 SEEDS = (1, 2, 3)
 ENV = "CartPole-v1"
@@ -35,35 +36,31 @@ def _curves(ax, algo: str, color: str, label: str) -> None:
             alpha=0.9,
             label=label if i == 0 else None,
         )
-        ax.plot(steps[-1:], rolling_mean(returns, SOLVED_WINDOW)[-1:], "o", color=color, ms=4)
+        ax.plot(steps[-1:], rolling_mean(returns, SOLVED_WINDOW)[-1:], "o", color=color, ms=6)
 
 
 def _finish(ax, fig, path: Path, title: str) -> None:
     ax.axhline(SOLVED_THRESHOLDS[ENV], color="tab:green", ls="--", lw=1, label="solved (475)")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"mean return of the last {SOLVED_WINDOW} episodes")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
+    ax.set_ylabel(f"mean return, last {SOLVED_WINDOW} episodes")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    save(fig, path)
 
 
+@styled
 def reinforce_curves(path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, ax = panels(1, height=4.4)
     _curves(ax, "reinforce", "tab:blue", "REINFORCE, seeds 1-3")
-    _finish(ax, fig, path, "REINFORCE on CartPole-v1 (each run stops once solved: the dots)")
-    plt.close(fig)
+    _finish(ax, fig, path, "REINFORCE, CartPole-v1 (dots: solved, the run stops)")
 
 
+@styled
 def baseline_comparison(path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    _curves(ax, "reinforce", "tab:blue", "REINFORCE")
-    _curves(ax, "reinforce-baseline", "tab:orange", "with a learned baseline")
-    _finish(ax, fig, path, "CartPole-v1, seeds 1-3: a learned baseline (m02) against none (m01)")
-    plt.close(fig)
+    fig, ax = panels(1, height=4.4)
+    _curves(ax, "reinforce", "tab:blue", "REINFORCE (m01)")
+    _curves(ax, "reinforce-baseline", "tab:orange", "with a learned baseline (m02)")
+    _finish(ax, fig, path, "CartPole-v1, seeds 1-3")
 
 
 FIGURES = {

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from course.envs import make_vector_env
+from course.figures.style import panels, save, styled
 from course.train.common import mlp
 
 SEED = 3
@@ -99,33 +100,26 @@ def drift(epochs: int = EPOCHS, lr: float = LR) -> dict[str, list[float]]:
     return out
 
 
+@styled
 def make(path: Path) -> None:
-    from course.plotting import _pyplot
-
-    plt = _pyplot()
     data = drift()
     epochs = np.arange(len(data["kl"]))
-    fig, (ax_kl, ax_s) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=110)
-    ax_kl.plot(epochs, data["kl"], "o-", ms=3, color="tab:red", label="exact mean KL")
+    fig, (ax_kl, ax_s) = panels(2, height=3.6, sharex=True)
+    ax_kl.plot(epochs, data["kl"], "o-", ms=4, color="tab:red", label="exact mean KL")
     ax_kl.plot(epochs, data["k3"], "--", color="tab:orange", label="sampled estimate k3")
-    ax_kl.axhline(MAX_KL, color="tab:green", ls=":", label=f"a trust region, delta = {MAX_KL}")
-    ax_kl.plot(1, data["trpo"][0], "*", ms=12, color="tab:green", label="one TRPO update")
+    ax_kl.axhline(MAX_KL, color="tab:green", ls=":", label=f"a trust region, δ = {MAX_KL}")
+    ax_kl.plot(1, data["trpo"][0], "*", ms=15, color="tab:green", label="one TRPO update")
     ax_kl.set_yscale("symlog", linthresh=1e-3)
-    ax_kl.set_xlabel("epochs of gradient ascent on one batch")
-    ax_kl.set_ylabel("KL(pi_old || pi_theta)")
-    ax_kl.set_title("the policy drifts away from the data", fontsize=10)
-    ax_kl.legend(fontsize=8)
-    ax_kl.grid(alpha=0.3)
-    ax_s.plot(epochs, data["surrogate"], "o-", ms=3, color="tab:blue", label="gradient ascent")
-    ax_s.plot(1, data["trpo"][1], "*", ms=12, color="tab:green", label="one TRPO update")
-    ax_s.legend(fontsize=8)
+    ax_kl.set_ylabel("KL(π_old || π_θ)")
+    ax_kl.set_title("the policy drifts away from the data")
+    ax_kl.legend(loc="lower right")
+    ax_s.plot(epochs, data["surrogate"], "o-", ms=4, color="tab:blue", label="gradient ascent")
+    ax_s.plot(1, data["trpo"][1], "*", ms=15, color="tab:green", label="one TRPO update")
+    ax_s.legend(loc="lower right")
     ax_s.set_xlabel("epochs of gradient ascent on one batch")
-    ax_s.set_ylabel("surrogate mean(r * A)")
-    ax_s.set_title("while the surrogate keeps rising", fontsize=10)
-    ax_s.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    ax_s.set_ylabel("surrogate mean(r A)")
+    ax_s.set_title("while the surrogate keeps rising")
+    save(fig, path)
 
 
 FIGURES = {"m03_policy_drift.png": make}

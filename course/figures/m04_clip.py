@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from course.figures.style import panels, save, styled
+
 CLIP_COEF = 0.2
 RATIOS = (0.0, 2.0)
 ADVANTAGES = (1.0, -1.0)
@@ -32,14 +34,10 @@ def per_sample_objective(
     return torch.stack([-loss_fn(a, r.reshape(1), clip_coef) for r in ratios])
 
 
+@styled
 def make(path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ratios = torch.linspace(*RATIOS, 401)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=110, sharey=False)
+    fig, axes = panels(2, height=3.5, sharex=True)
     for ax, advantage in zip(axes, ADVANTAGES, strict=True):
         objective = per_sample_objective(advantage, ratios, CLIP_COEF)
         ax.axvspan(1 - CLIP_COEF, 1 + CLIP_COEF, color="tab:green", alpha=0.12, lw=0)
@@ -48,24 +46,20 @@ def make(path: Path) -> None:
         ax.axvline(1.0, color="black", lw=0.6, alpha=0.5)
         sign = "A > 0" if advantage > 0 else "A < 0"
         flat = "r > 1 + ε" if advantage > 0 else "r < 1 - ε"
-        ax.set_title(f"{sign} (A = {advantage:g}, ε = {CLIP_COEF:g}): flat for {flat}", fontsize=9)
-        ax.set_xlabel("probability ratio $r = \\pi_\\theta(a|s) / \\pi_{old}(a|s)$")
+        ax.set_title(f"{sign} (A = {advantage:g}, ε = {CLIP_COEF:g}): flat for {flat}")
         ax.set_ylabel("objective of one sample")
         ax.set_xlim(*RATIOS)
-        ax.grid(alpha=0.3)
         ax.text(
             1.0,
             0.92 if advantage < 0 else 0.04,
             "[1 - ε, 1 + ε]",
             transform=ax.get_xaxis_transform(),
             ha="center",
-            fontsize=8,
             color="tab:green",
         )
-        ax.legend(loc="upper left" if advantage > 0 else "upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(Path(path))
-    plt.close(fig)
+        ax.legend(loc="upper left" if advantage > 0 else "upper right")
+    axes[-1].set_xlabel("probability ratio $r = \\pi_\\theta(a|s) / \\pi_{old}(a|s)$")
+    save(fig, path)
 
 
 FIGURES = {"m04_clipped_objective.png": make}

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from course.envs import SOLVED_THRESHOLDS, make_vector_env
+from course.figures.style import panels, save, styled
 from course.impl import Implementation
-from course.plotting import _pyplot
 from course.rollout import RolloutCollector
 from course.runlog import RunLog
 
@@ -78,7 +78,11 @@ def penalty_update(agent, optimizer, batch, config, generator, beta: float, impl
 
 
 def run_variant(settings: dict, seed: int = 1, impl_spec: str = "solutions") -> dict:
-    """One run; per update: the KL of the update, the mean return, beta (if any)."""
+    """One run; per update: the KL of the update, the mean return, beta (if any).
+
+    One torch thread, as the course's trainers use: the numbers do not depend on the
+    machine's core count, or on what ran before in the same process."""
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     impl = Implementation(impl_spec)
     m03, m06, m09 = impl.module("m03"), impl.module("m06"), impl.module("m09")
@@ -122,31 +126,26 @@ def run_variant(settings: dict, seed: int = 1, impl_spec: str = "solutions") -> 
     return history
 
 
+@styled
 def comparison(path: Path) -> None:
-    plt = _pyplot()
     runs = {name: run_variant(settings) for name, settings in VARIANTS.items()}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
+    fig, (top, bottom) = panels(2, height=3.7, sharex=True)
     for (name, history), color in zip(
         runs.items(), ("tab:blue", "tab:orange", "tab:green"), strict=True
     ):
         updates = range(1, len(history["kl"]) + 1)
-        left.plot(updates, history["kl"], color=color, lw=1.5, label=name)
-        right.plot(updates, history["return"], color=color, lw=1.5, label=name)
-    left.axhline(TARGET_KL, color="gray", ls="--", lw=1, label=f"target_kl = {TARGET_KL}")
-    left.set_yscale("log")
-    left.set_xlabel("update")
-    left.set_ylabel("KL(old || new) after the update (k3)")
-    left.set_title("How far each update moves the policy", fontsize=10)
-    right.axhline(SOLVED_THRESHOLDS[ENV], color="gray", ls="--", lw=1)
-    right.set_xlabel("update")
-    right.set_ylabel("mean return of the last 20 episodes")
-    right.set_title("CartPole-v1, 10 epochs per batch, lr 3e-3", fontsize=10)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    left.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        top.plot(updates, history["kl"], color=color, label=name)
+        bottom.plot(updates, history["return"], color=color, label=name)
+    top.axhline(TARGET_KL, color="gray", ls="--", lw=1.2, label=f"target_kl = {TARGET_KL}")
+    top.set_yscale("log")
+    top.set_ylabel("KL after the update (k3)")
+    top.set_title("How far each update moves the policy")
+    bottom.axhline(SOLVED_THRESHOLDS[ENV], color="gray", ls="--", lw=1.2)
+    bottom.set_xlabel("update")
+    bottom.set_ylabel("mean return, last 20 episodes")
+    bottom.set_title("CartPole-v1, 10 epochs per batch, lr 3e-3")
+    bottom.legend(*top.get_legend_handles_labels(), loc="upper left", fontsize=11)
+    save(fig, path)
 
 
 FIGURES = {"m07_kl_comparison.png": comparison}
