@@ -602,9 +602,10 @@ CARTPOLE_TERMINATED = Check(
                     (0.0, 0.0, 1.0, 0.0),
                 )
             },
-            note="12 degrees is 12 * 2 pi / 360 = 0.20944 rad. x = 2.4 exactly is still "
-            "on the track (the test is strict); 2.41 and -2.41 are off. theta = 0.2094 is "
-            "inside whatever the speeds, 0.2095 and -0.2095 are past the limit, and so is "
+            note="12 degrees is 12 * 2 pi / 360 = 0.20944 rad. x = 2.4 (in float32, the limit "
+            "itself) is still on the track: the test is strict; 2.41 and -2.41 are off. "
+            "theta = 0.2094 is inside whatever the speeds, 0.2095 and -0.2095 are past the "
+            "limit, and so is "
             "1 rad (57 degrees, inside 12 only if read as degrees)",
             expected=torch.tensor([False, False, True, True, False, True, True, True]),
         ),
