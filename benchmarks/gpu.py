@@ -63,20 +63,21 @@ def machine() -> dict[str, str]:
     return info
 
 
-def _timed(step, sync=lambda: None, min_seconds: float = 0.5, warmup: int = 3) -> float:
-    """Calls of ``step`` per second, over at least ``min_seconds``."""
-    for _ in range(warmup):
-        step()
-    sync()
+def _rate(step, sync, seconds: float) -> float:
+    """Calls of ``step`` per second over one round of at least ``seconds``."""
     calls, start = 0, time.perf_counter()
     while True:
-        for _ in range(10):
+        for _ in range(5):
             step()
-        calls += 10
+        calls += 5
         sync()
         elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
+        if elapsed >= seconds:
             return calls / elapsed
+
+
+def _no_sync() -> None:
+    pass
 
 
 def compiled_functions(impl: Implementation):
@@ -88,22 +89,17 @@ def compiled_functions(impl: Implementation):
     return types.SimpleNamespace(**{n: torch.compile(getattr(m10, n)) for n in names})
 
 
-def torch_steps_per_second(n: int, device: str, fns=None) -> float:
-    impl = Implementation("solutions")
-    envs = BatchedCartPole(n, device=device, seed=0, impl=fns or impl)
+def torch_stepper(n: int, device: str, fns=None):
+    envs = BatchedCartPole(n, device=device, seed=0, impl=fns or Implementation("solutions"))
     envs.reset()
     g = torch.Generator(device=device).manual_seed(0)
     pool = [torch.randint(0, 2, (n,), generator=g, device=device) for _ in range(8)]
     counter = iter(range(10**12))
-
-    def step():
-        envs.step(pool[next(counter) % 8])
-
-    sync = torch.cuda.synchronize if device == "cuda" else lambda: None
-    return n * _timed(step, sync)
+    sync = torch.cuda.synchronize if device == "cuda" else _no_sync
+    return (lambda: envs.step(pool[next(counter) % 8])), sync, envs.close
 
 
-def gym_steps_per_second(n: int, mode: str) -> float:
+def gym_stepper(n: int, mode: str):
     import gymnasium as gym
 
     envs = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode=mode)
@@ -111,29 +107,40 @@ def gym_steps_per_second(n: int, mode: str) -> float:
     rng = np.random.default_rng(0)
     pool = [rng.integers(0, 2, size=n) for _ in range(8)]
     counter = iter(range(10**12))
-    rate = n * _timed(lambda: envs.step(pool[next(counter) % 8]))
-    envs.close()
-    return rate
+    return (lambda: envs.step(pool[next(counter) % 8])), _no_sync, envs.close
 
 
 def raw_rows(sizes, max_numpy: int, max_sync: int, max_cpu: int, compile_: bool) -> list:
+    """Env steps per second for each N. The steppers of one N are timed side by side, in
+    alternating rounds (5 rounds of 0.1 s each at least), and each keeps its best round:
+    the one least disturbed by whatever else runs on the machine."""
     rows = []
-    impl = Implementation("solutions")
-    fns = compiled_functions(impl) if compile_ else None
+    fns = compiled_functions(Implementation("solutions")) if compile_ else None
     for n in sizes:
-        row = {"N": n}
+        steppers = {}
         if n <= max_cpu:
-            row["torch cpu"] = torch_steps_per_second(n, "cpu")
+            steppers["torch cpu"] = torch_stepper(n, "cpu")
             if fns is not None:
-                row["torch cpu compiled"] = torch_steps_per_second(n, "cpu", fns)
+                steppers["torch cpu compiled"] = torch_stepper(n, "cpu", fns)
         if torch.cuda.is_available():
-            row["torch cuda"] = torch_steps_per_second(n, "cuda")
+            steppers["torch cuda"] = torch_stepper(n, "cuda")
             if fns is not None:
-                row["torch cuda compiled"] = torch_steps_per_second(n, "cuda", fns)
+                steppers["torch cuda compiled"] = torch_stepper(n, "cuda", fns)
         if n <= max_numpy:
-            row["gymnasium numpy"] = gym_steps_per_second(n, "vector_entry_point")
+            steppers["gymnasium numpy"] = gym_stepper(n, "vector_entry_point")
         if n <= max_sync:
-            row["gymnasium sync"] = gym_steps_per_second(n, "sync")
+            steppers["gymnasium sync"] = gym_stepper(n, "sync")
+        best = dict.fromkeys(steppers, 0.0)
+        for step, sync, _ in steppers.values():
+            for _ in range(3):  # warm-up (and compilation)
+                step()
+            sync()
+        for _ in range(5):
+            for name, (step, sync, _) in steppers.items():
+                best[name] = max(best[name], n * _rate(step, sync, 0.1))
+        for _, _, close in steppers.values():
+            close()
+        row = {"N": n, **best}
         print(" ".join(f"{k}={v:.3g}" for k, v in row.items()), flush=True)
         rows.append(row)
     return rows
@@ -148,35 +155,37 @@ def training_rows(envs: list[str], seeds: int, extra: list[tuple[str, dict]]) ->
         setups.append(("torch (cuda)", {"env_backend": "torch", "device": "cuda"}))
     rows = []
     for env_id in envs:
-        for label, options in setups:
-            runs = []
-            for seed in range(1, seeds + 1):
+        runs: dict[str, list] = {label: [] for label, _ in setups}
+        for seed in range(1, seeds + 1):  # the setups side by side, seed by seed
+            for label, options in setups:
                 with tempfile.TemporaryDirectory() as folder:
                     s = run(
                         env_id, impl="solutions", seed=seed, out=folder, progress=False, **options
                     )
-                runs.append(s)
+                runs[label].append(s)
                 print(env_id, label, seed, s["solved"], s["solved_at_seconds"], flush=True)
-            times = [r["solved_at_seconds"] if r["solved"] else r["wall_seconds"] for r in runs]
+        for label, done in runs.items():
+            times = [r["solved_at_seconds"] if r["solved"] else r["wall_seconds"] for r in done]
             rows.append(
                 {
                     "env": env_id,
                     "setup": label,
                     "seeds": seeds,
-                    "solved": sum(r["solved"] for r in runs),
+                    "solved": sum(r["solved"] for r in done),
                     "median_seconds_to_solve": statistics.median(times),
                     "median_steps_to_solve": statistics.median(
-                        r["solved_at_steps"] or r["total_steps"] for r in runs
+                        r["solved_at_steps"] or r["total_steps"] for r in done
                     ),
                     "steps_per_second": statistics.median(
-                        r["total_steps"] / max(r["wall_seconds"], 1e-9) for r in runs
+                        r["total_steps"] / max(r["wall_seconds"], 1e-9) for r in done
                     ),
+                    "seconds_to_solve": times,
                 }
             )
     return rows
 
 
-def _rate(x: float | None) -> str:
+def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:,.3g}".replace("e+0", "e").replace("e+", "e")
 
 
@@ -188,7 +197,7 @@ def write_table(result: dict, path: Path) -> None:
     lines = ["| N | " + " | ".join(f"{c} (steps/s)" for c in columns) + " |"]
     lines.append("|---:|" + "---:|" * len(columns))
     for row in raw:
-        lines.append(f"| {row['N']:,} | " + " | ".join(_rate(row.get(c)) for c in columns) + " |")
+        lines.append(f"| {row['N']:,} | " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
     lines += ["", "| env | setup | solved | median time to solve | median steps | steps/s |"]
     lines.append("|---|---|---:|---:|---:|---:|")
     for row in train:

@@ -66,7 +66,9 @@ class BatchedEnv:
         if max_episode_steps is not None:
             self.max_episode_steps = max_episode_steps
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.high = torch.tensor(self.initial_high, device=self.device, dtype=dtype)
+        high = torch.tensor(self.initial_high, device=self.device, dtype=dtype)
+        self._low, self._width = -high[:, None], 2 * high[:, None]
+        self._pool_index = self.POOL_STEPS
         self.state = torch.zeros(num_envs, self.state_dim, device=self.device, dtype=dtype)
         self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int64)
         self.observation_space = spaces.Box(
@@ -79,29 +81,46 @@ class BatchedEnv:
     def obs_dim(self) -> int:
         return self.single_observation_space.shape[0]
 
-    def initial_states(self) -> torch.Tensor:
-        """(N, state_dim) uniform in [-high, high], from the env's generator."""
-        shape = (self.num_envs, self.state_dim)
+    #: Fresh initial states are drawn for this many steps at once (one random-number call
+    #: instead of one per step; every step still gets its own draws).
+    POOL_STEPS = 8
+
+    def initial_states(self, steps: int = 1) -> torch.Tensor:
+        """(steps, N, state_dim) uniform in [-high, high], from the env's generator
+        (squeezed to (N, state_dim) for one step). Drawn as (steps, state_dim, N) and
+        returned transposed, so that the columns stay contiguous, as in the states the
+        reference's steps return."""
+        shape = (steps, self.state_dim, self.num_envs)
         u = torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
-        return (2 * u - 1) * self.high
+        states = (u * self._width).add_(self._low).transpose(1, 2)
+        return states[0] if steps == 1 else states
+
+    def _fresh(self) -> torch.Tensor:
+        """The next step's fresh states, from the pool."""
+        if self._pool_index == self.POOL_STEPS:
+            self._pool = self.initial_states(self.POOL_STEPS)
+            self._pool_index = 0
+        self._pool_index += 1
+        return self._pool[self._pool_index - 1]
 
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         """Start an episode in every env; returns ``(obs (N, obs_dim), {})``."""
         if seed is not None:
             self.generator.manual_seed(seed)
         self.state = self.initial_states()
+        self._pool_index = self.POOL_STEPS
         self.steps = torch.zeros_like(self.steps)
         return self.observe(self.state), {}
 
     def step(self, actions: torch.Tensor):
         """One step of every env, with same-step autoreset (see the module's docstring)."""
         state, reward, terminated = self.transition(actions)
-        steps = self.steps + 1
-        truncated = steps >= self.max_episode_steps
+        self.steps += 1
+        truncated = self.steps >= self.max_episode_steps
         done = terminated | truncated
         final_obs = self.observe(state)
-        self.state = self.fns.autoreset(state, done, self.initial_states())
-        self.steps = torch.where(done, torch.zeros_like(steps), steps)
+        self.state = self.fns.autoreset(state, done, self._fresh())
+        self.steps.masked_fill_(done, 0)
         info = {"final_obs": final_obs, "_final_obs": done}
         return self.observe(self.state), reward, terminated, truncated, info
 

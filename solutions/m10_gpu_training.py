@@ -65,7 +65,9 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         action: (N,) int64, 0 pushes the cart left, 1 pushes it right.
 
     Returns:
-        (N, 4) float, the next states, in the dtype of ``state``.
+        (N, 4) float, the next states, in the dtype of ``state``. (The reference returns
+        the transpose of a (4, N) tensor, so that each column stays contiguous in memory
+        and the next step reads it without a copy; any (N, 4) tensor is right.)
 
     Trap: gymnasium's default integrator is explicit Euler: the position moves with the
     velocity from *before* the step. Updating the velocity first and moving with the new
@@ -73,25 +75,25 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     within a few steps. ``HALF_LENGTH`` is half the pole, as gymnasium's ``length``.
     """
     ### BEGIN SOLUTION
-    x, x_dot, theta, theta_dot = state.unbind(-1)
-    force = torch.where(action == 1, FORCE_MAG, -FORCE_MAG).to(state.dtype)
-    cos, sin = torch.cos(theta), torch.sin(theta)
+    x, x_dot, theta, theta_dot = state.t().contiguous()  # four contiguous (N,) columns
     total_mass = MASS_CART + MASS_POLE
     polemass_length = MASS_POLE * HALF_LENGTH
+    force = FORCE_MAG * (2 * action - 1).to(state.dtype)  # +10 for action 1, -10 for 0
+    cos, sin = torch.cos(theta), torch.sin(theta)
     temp = (force + polemass_length * theta_dot**2 * sin) / total_mass
     theta_acc = (GRAVITY * sin - cos * temp) / (
         HALF_LENGTH * (4.0 / 3.0 - MASS_POLE * cos**2 / total_mass)
     )
     x_acc = temp - polemass_length * theta_acc * cos / total_mass
-    return torch.stack(
-        [
-            x + TAU * x_dot,
-            x_dot + TAU * x_acc,
-            theta + TAU * theta_dot,
-            theta_dot + TAU * theta_acc,
-        ],
-        dim=-1,
-    )
+    # explicit Euler: each quantity moves with the derivative from before the step
+    # (torch.add(a, b, alpha=TAU) is a + TAU * b in one operation)
+    new = [
+        torch.add(x, x_dot, alpha=TAU),
+        torch.add(x_dot, x_acc, alpha=TAU),
+        torch.add(theta, theta_dot, alpha=TAU),
+        torch.add(theta_dot, theta_acc, alpha=TAU),
+    ]
+    return torch.stack(new).t()  # (4, N) -> (N, 4), a view: the columns stay contiguous
     ### END SOLUTION
 
 
@@ -151,7 +153,7 @@ def pendulum_step(state: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tens
     (semi-implicit Euler, the reverse of CartPole's choice).
     """
     ### BEGIN SOLUTION
-    theta, theta_dot = state.unbind(-1)
+    theta, theta_dot = state.t().contiguous()
     u = action[..., 0].to(state.dtype).clamp(-MAX_TORQUE, MAX_TORQUE)
     normalized = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
     reward = -(normalized**2 + 0.1 * theta_dot**2 + 0.001 * u**2)
@@ -159,7 +161,7 @@ def pendulum_step(state: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tens
     acc = acc + 3.0 / (PENDULUM_MASS * PENDULUM_LENGTH**2) * u
     new_theta_dot = (theta_dot + acc * DT).clamp(-MAX_SPEED, MAX_SPEED)
     new_theta = theta + new_theta_dot * DT
-    return torch.stack([new_theta, new_theta_dot], dim=-1), reward
+    return torch.stack([new_theta, new_theta_dot]).t(), reward
     ### END SOLUTION
 
 

@@ -46,7 +46,7 @@ def test_cartpole_matches_gymnasium_over_whole_episodes(dtype):
     rng = np.random.default_rng(0)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     ends = {"terminated": 0, "truncated": 0}
-    for _ in range(1100):
+    for _ in range(1500):
         actions = _controller(obs.double().numpy(), rng, eps)
         obs, reward, terminated, truncated, info = envs.step(torch.as_tensor(actions))
         assert obs.dtype == dtype and reward.shape == (4,) and terminated.dtype == torch.bool
@@ -67,7 +67,7 @@ def test_cartpole_matches_gymnasium_over_whole_episodes(dtype):
                 torch.testing.assert_close(obs[i], info["final_obs"][i])
             env.unwrapped.state = envs.state[i].double().numpy().copy()
     # envs 0 and 1 balance to the time limit twice, the others fall many times
-    assert ends["truncated"] >= 4 and ends["terminated"] >= 10, ends
+    assert ends["truncated"] >= 4 and ends["terminated"] >= 6, ends
 
 
 def test_pendulum_matches_gymnasium_over_whole_episodes():

@@ -225,7 +225,7 @@ def test_torch_backend_smoke_writes_the_run_files(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["env_backend"] == "torch" and summary["world_size"] == 1
-    assert summary["config"]["num_envs"] == 64 and summary["episodes"] > 0
+    assert summary["config"]["num_envs"] == 32 and summary["episodes"] > 0
     for name in ("metrics.csv", "episodes.csv", "curve.png", "summary.json"):
         assert (tmp_path / "run" / name).is_file(), name
 
