@@ -80,13 +80,17 @@ def _no_sync() -> None:
     pass
 
 
-def compiled_functions(impl: Implementation):
-    """m10's functions of ``impl`` passed through ``torch.compile``."""
+COMPILED = ("cartpole_step", "cartpole_terminated", "pendulum_step", "autoreset")
+
+
+def compiled_functions(impl: Implementation, names: tuple[str, ...] = COMPILED):
+    """m10's functions of ``impl``, those in ``names`` passed through ``torch.compile``."""
     import types
 
     m10 = impl.module("m10")
-    names = ("cartpole_step", "cartpole_terminated", "pendulum_step", "autoreset")
-    return types.SimpleNamespace(**{n: torch.compile(getattr(m10, n)) for n in names})
+    return types.SimpleNamespace(
+        **{n: torch.compile(getattr(m10, n)) if n in names else getattr(m10, n) for n in COMPILED}
+    )
 
 
 def torch_stepper(n: int, device: str, fns=None):
@@ -190,7 +194,8 @@ def _fmt(x: float | None) -> str:
 
 
 def write_table(result: dict, path: Path) -> None:
-    raw, train, info = result["raw"], result["training"], result["machine"]
+    raw = [row for row in result["raw"] if len(row) > 1]  # sizes beyond every cap
+    train, info = result["training"], result["machine"]
     columns = [c for c in raw[0] if c != "N"] if raw else []
     for row in raw:
         columns += [c for c in row if c != "N" and c not in columns]
@@ -242,6 +247,13 @@ def write_plot(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def rewrite(path: Path, table: Path, plot: Path) -> None:
+    """Write the table and the figure again from a saved result file."""
+    result = json.loads(path.read_text())
+    write_table(result, table)
+    write_plot(result, plot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -246,6 +246,17 @@ def test_usage_errors_are_one_line(tmp_path, args, message):
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_stub_in_a_child_process_is_a_one_line_error(tmp_path):
+    from tests.test_isolation import run_cli
+
+    done = run_cli(
+        "train", "CartPole-v1", "--env-backend", "torch", "--nproc", "2", "--impl",
+        "exercises", "--no-progress", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "not implemented yet" in done.stderr and "Traceback" not in done.stderr
+
+
 def _solves(tmp_path, *args: str) -> dict:
     from tests.test_isolation import run_cli
 

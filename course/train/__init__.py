@@ -184,7 +184,13 @@ def run(
 
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(scratch) / "summary.json"
-            distributed.spawn(nproc, _process_to_file, (options, str(target)))
+            try:
+                distributed.spawn(nproc, _process_to_file, (options, str(target)))
+            except Exception as exc:  # a process's error comes back as its traceback's text
+                from course.errors import UsageError
+
+                last = (str(exc).strip().splitlines() or ["unknown error"])[-1]
+                raise UsageError(f"a training process failed: {last.split(': ', 1)[-1]}") from None
             return json.loads(target.read_text())
     return _process(options)
 
