@@ -70,9 +70,9 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         action: (N,) int64, 0 pushes the cart left, 1 pushes it right.
 
     Returns:
-        (N, 4) float, the next states, in the dtype of ``state``. (The reference returns
-        the transpose of a (4, N) tensor, so that each column stays contiguous in memory
-        and the next step reads it without a copy; any (N, 4) tensor is right.)
+        (N, 4) float, the next states, in the dtype of ``state``. Any (N, 4) layout is
+        right; the transpose of the four new columns stacked as (4, N) keeps each column
+        contiguous in memory, so that the next step reads it without a copy.
 
     Trap: gymnasium's default integrator is explicit Euler: the position moves with the
     velocity from *before* the step. Updating the velocity first and moving with the new
