@@ -103,7 +103,8 @@ def agree(flag: bool) -> bool:
     """Rank 0's decision, for all (whether to stop, say)."""
     if world_size() == 1:
         return flag
-    box = torch.tensor([1.0 if flag else 0.0])
+    on = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL sends device tensors
+    box = torch.tensor([1.0 if flag else 0.0], device=on)
     dist.broadcast(box, src=0)
     return bool(box.item() > 0.5)
 
