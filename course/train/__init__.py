@@ -102,6 +102,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a hyperparameter (repeatable), e.g. --set lr=0.001",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--env-backend",
+        default="gymnasium",
+        choices=["gymnasium", "torch"],
+        help="gymnasium vector envs on the CPU (default), or m10's batched envs as tensors "
+        "on the training device (CartPole-v1, Pendulum-v1; PPO)",
+    )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="K",
+        help="data-parallel training over K processes (torch.distributed; needs "
+        "--env-backend torch). Under torchrun the world size comes from torchrun",
+    )
 
 
 def _not_implemented_message(exc: NotImplementedError, impl_label: str) -> str:
@@ -129,79 +144,213 @@ def run(
     settings: list[str] | tuple[str, ...] = (),
     stop_when_solved: bool = True,
     progress: bool = True,
+    env_backend: str = "gymnasium",
+    nproc: int = 1,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` with the graded functions of ``impl``; return the
     summary (also written to the run folder).
+
+    With ``env_backend="torch"`` the environments are m10's batched tensors on the
+    training device (:mod:`course.train.ppo_device`); ``nproc > 1`` runs that trainer in
+    ``nproc`` processes with torch.distributed (:mod:`course.train.distributed`).
 
     Raises:
         UsageError: unknown algorithm or env, bad settings, missing implementation files,
             or a graded function the training needs that is not implemented yet.
     """
+    from course.train import distributed
+
+    options = {
+        "env_id": env_id,
+        "algo": algo,
+        "impl": impl,
+        "seed": seed,
+        "total_steps": total_steps,
+        "device": device,
+        "threads": threads,
+        "out": out,
+        "settings": list(settings),
+        "stop_when_solved": stop_when_solved,
+        "progress": progress,
+        "env_backend": env_backend,
+    }
+    prepare(**options, nproc=nproc)  # every usage error here, before any process starts
+    if nproc < 1:
+        from course.errors import UsageError
+
+        raise UsageError(f"--nproc must be at least 1, got {nproc}")
+    if nproc > 1 and not distributed.launched_by_torchrun():
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "summary.json"
+            try:
+                distributed.spawn(nproc, _process_to_file, (options, str(target)))
+            except Exception as exc:  # a process's error comes back as its traceback's text
+                from course.errors import UsageError
+
+                last = (str(exc).strip().splitlines() or ["unknown error"])[-1]
+                raise UsageError(f"a training process failed: {last.split(': ', 1)[-1]}") from None
+            return json.loads(target.read_text())
+    return _process(options)
+
+
+def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
+    """Check the options; return the algorithm, the implementation, the config and the
+    device.
+
+    Raises:
+        UsageError: as :func:`run`.
+    """
     import torch
 
     from course import impl as impl_loader
-    from course.envs import make_vector_env
     from course.errors import UsageError
-    from course.runlog import RunLog
-    from course.train.common import apply_overrides, resolve_device, seed_everything
+    from course.train.common import apply_overrides, resolve_device
 
     table = algorithms()
-    algo_name = algo or default_algo()
+    algo_name = options["algo"] or default_algo()
     if algo_name not in table:
         raise UsageError(f"unknown algorithm {algo_name!r} (known: {', '.join(table)})")
     chosen = table[algo_name]
+    on_device = options["env_backend"] == "torch"
+    if on_device and algo_name != "ppo":
+        raise UsageError(f"--env-backend torch trains ppo only, not {algo_name}")
+    from course.train import distributed
+
+    several = options.get("nproc", 1) > 1 or distributed.launched_by_torchrun()
+    if several and not on_device:
+        raise UsageError("--nproc needs --env-backend torch")
     try:
-        implementation = impl_loader.Implementation(impl)
-        for module in chosen.modules:
+        implementation = impl_loader.Implementation(options["impl"])
+        for module in chosen.modules + (("m10",) if on_device else ()):
             implementation.module(module)
     except impl_loader.ImplError as exc:
         raise UsageError(str(exc)) from None
-    config = chosen.config(**{**chosen.base, **chosen.defaults.get(env_id, {})})
+    env_id = options["env_id"]
+    if on_device:
+        from course.batched_envs import BATCHED_ENVS
+
+        if env_id not in BATCHED_ENVS:
+            known = ", ".join(BATCHED_ENVS)
+            raise UsageError(f"--env-backend torch has no {env_id!r} (it has {known})")
+    defaults = {**chosen.base, **chosen.defaults.get(env_id, {})}
+    if on_device:
+        from course.train.ppo_device import DEVICE_DEFAULTS
+
+        defaults.update(DEVICE_DEFAULTS.get(env_id, {}))
+    config = chosen.config(**defaults)
     try:
-        config = apply_overrides(config, list(settings))
-        if total_steps is not None:
-            config = dataclasses.replace(config, total_steps=total_steps)
-        torch_device = resolve_device(device)
+        config = apply_overrides(config, list(options["settings"]))
+        if options["total_steps"] is not None:
+            config = dataclasses.replace(config, total_steps=options["total_steps"])
+        torch_device = resolve_device(options["device"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if torch_device.type == "cpu":
-        torch.set_num_threads(max(1, threads))
-    seed_everything(seed)
-    try:
-        envs = make_vector_env(env_id, config.num_envs, seed)
-    except Exception as exc:  # gymnasium's errors for unknown ids are long
-        raise UsageError(f"cannot make environment {env_id!r}: {exc}") from None
-    envs.reset(seed=seed)
+        torch.set_num_threads(max(1, options["threads"]))
+    return chosen, implementation, config, torch_device
 
+
+def _process_to_file(options: dict[str, Any], target: str) -> None:
+    summary = _process(options)
+    if summary is not None:
+        Path(target).write_text(json.dumps(summary))
+
+
+def _process(options: dict[str, Any]) -> dict[str, Any] | None:
+    """One training process: the whole run, or one rank of a data-parallel one (rank 0
+    writes the run folder and returns the summary, the others return None)."""
+    import torch
+
+    from course.envs import make_vector_env
+    from course.errors import UsageError
+    from course.runlog import RunLog
+    from course.train import distributed
+    from course.train.common import seed_everything
+
+    chosen, implementation, config, torch_device = prepare(**options)
+    env_id, seed, on_device = options["env_id"], options["seed"], options["env_backend"] == "torch"
+    if distributed.launched_by_torchrun():
+        if torch_device.type == "cuda":
+            import os
+
+            torch_device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(torch_device)
+        distributed.init_from_environment(torch_device)
+    rank, world = distributed.rank(), distributed.world_size()
+    seed_everything(seed + 1000 * rank)
+    if on_device:
+        from course.batched_envs import make_batched_env
+        from course.train.ppo_device import train_on_device
+
+        envs = make_batched_env(
+            env_id, config.num_envs, torch_device, seed + 1000 * rank, implementation
+        )
+        train = train_on_device
+    else:
+        try:
+            envs = make_vector_env(env_id, config.num_envs, seed)
+        except Exception as exc:  # gymnasium's errors for unknown ids are long
+            raise UsageError(f"cannot make environment {env_id!r}: {exc}") from None
+        envs.reset(seed=seed)
+        train = chosen.train
+
+    algo_name = chosen.name
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = Path(out or f"runs/{env_id}-{algo_name}-s{seed}-{stamp}")
+    folder = Path(options["out"] or f"runs/{env_id}-{algo_name}-s{seed}-{stamp}")
     header = {
         "env": env_id,
         "algo": algo_name,
         "seed": seed,
         "impl": implementation.label,
         "device": str(torch_device),
+        "env_backend": options["env_backend"],
+        "world_size": world,
         "config": dataclasses.asdict(config),
     }
-    log = RunLog(
-        folder,
-        header,
-        SOLVED_THRESHOLDS.get(env_id),
-        config.total_steps,
-        config.num_envs,
-        progress=progress,
-    )
+    if rank == 0:
+        log = RunLog(
+            folder,
+            header,
+            SOLVED_THRESHOLDS.get(env_id),
+            config.total_steps,
+            config.num_envs * world,
+            progress=options["progress"],
+        )
+    else:
+        log = _SilentLog(header)
     steps = 0
     try:
-        steps = chosen.train(envs, implementation, config, torch_device, log, stop_when_solved)
+        steps = train(envs, implementation, config, torch_device, log, options["stop_when_solved"])
     except NotImplementedError as exc:
         log.discard()
         raise UsageError(_not_implemented_message(exc, implementation.label)) from None
     finally:
         envs.close()
+        distributed.close()
+    if rank != 0:
+        return None
     summary = log.close(steps)
     summary["folder"] = str(folder)
     return summary
+
+
+class _SilentLog:
+    """The run log of a process other than rank 0: it records nothing."""
+
+    solved = False
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.header = header
+
+    def restart_clock(self) -> None: ...
+
+    def step(self, *args: Any) -> None: ...
+
+    def log(self, *args: Any) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 def run_from_cli(args: argparse.Namespace) -> int:
@@ -217,7 +366,11 @@ def run_from_cli(args: argparse.Namespace) -> int:
         settings=args.set,
         stop_when_solved=not args.keep_going,
         progress=not args.no_progress,
+        env_backend=args.env_backend,
+        nproc=args.nproc,
     )
+    if summary is None:  # a process other than rank 0 under torchrun
+        return 0
     folder = Path(summary.pop("folder"))
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")

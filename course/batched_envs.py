@@ -1,0 +1,212 @@
+"""Environments as tensors: N copies of CartPole-v1 or Pendulum-v1 stepped in one call.
+
+Built on m10's graded functions (``cartpole_step``, ``cartpole_terminated``,
+``pendulum_step``, ``autoreset``) of the implementation chosen with ``impl``, as the TRPO
+trainer is built on m03's. The interface is gymnasium's vector API with tensors in place
+of arrays, and same-step autoreset:
+
+    obs, info = envs.reset(seed=1)                   # (N, obs_dim)
+    obs, reward, terminated, truncated, info = envs.step(actions)
+        # reward (N,) float; terminated, truncated (N,) bool; obs already holds the first
+        # observation of a new episode where one ended, and info["final_obs"] (N, obs_dim)
+        # the observation each env reached with this step (the last one of an episode that
+        # ended), info["_final_obs"] (N,) bool marks the rows where an episode ended.
+
+Every tensor stays on ``device``; a step never reads a value back to the host, so a whole
+rollout runs without a synchronisation. The random initial states come from a
+``torch.Generator`` on the device, seeded by ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from course.modules import BY_ID
+
+
+def _functions(impl: Any) -> Any:
+    """m10's module of ``impl``: a spec (``solutions``, ``exercises``, a folder), an
+    :class:`course.impl.Implementation`, or anything that has the functions."""
+    from course.impl import Implementation
+
+    if isinstance(impl, str | Path):
+        impl = Implementation(impl)
+    if isinstance(impl, Implementation):
+        return impl.module(BY_ID["m10"])
+    return impl
+
+
+class BatchedEnv:
+    """What the two tasks share: the time limit, the autoreset and the spaces."""
+
+    max_episode_steps: int
+    state_dim: int
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        impl: Any = "solutions",
+        dtype: torch.dtype = torch.float32,
+        max_episode_steps: int | None = None,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.fns = _functions(impl)
+        if max_episode_steps is not None:
+            self.max_episode_steps = max_episode_steps
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        high = torch.tensor(self.initial_high, device=self.device, dtype=dtype)
+        self._low, self._width = -high[:, None], 2 * high[:, None]
+        self._pool_index = self.POOL_STEPS
+        self.state = torch.zeros(num_envs, self.state_dim, device=self.device, dtype=dtype)
+        self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int64)
+        self.observation_space = spaces.Box(
+            np.broadcast_to(self.single_observation_space.low, (num_envs, self.obs_dim)),
+            np.broadcast_to(self.single_observation_space.high, (num_envs, self.obs_dim)),
+            dtype=np.float32,
+        )
+
+    @property
+    def obs_dim(self) -> int:
+        return self.single_observation_space.shape[0]
+
+    #: Fresh initial states are drawn for this many steps at once (one random-number call
+    #: instead of one per step; every step still gets its own draws).
+    POOL_STEPS = 8
+
+    def initial_states(self, steps: int = 1) -> torch.Tensor:
+        """(steps, N, state_dim) uniform in [-high, high], from the env's generator
+        (squeezed to (N, state_dim) for one step). Drawn as (steps, state_dim, N) and
+        returned transposed, so that the columns stay contiguous, as in the states the
+        reference's steps return."""
+        shape = (steps, self.state_dim, self.num_envs)
+        u = torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
+        states = (u * self._width).add_(self._low).transpose(1, 2)
+        return states[0] if steps == 1 else states
+
+    def _fresh(self) -> torch.Tensor:
+        """The next step's fresh states, from the pool."""
+        if self._pool_index == self.POOL_STEPS:
+            self._pool = self.initial_states(self.POOL_STEPS)
+            self._pool_index = 0
+        self._pool_index += 1
+        return self._pool[self._pool_index - 1]
+
+    def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Start an episode in every env; returns ``(obs (N, obs_dim), {})``."""
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        self.state = self.initial_states()
+        self._pool_index = self.POOL_STEPS
+        self.steps = torch.zeros_like(self.steps)
+        return self.observe(self.state), {}
+
+    def step(self, actions: torch.Tensor):
+        """One step of every env, with same-step autoreset (see the module's docstring)."""
+        state, reward, terminated = self.transition(actions)
+        self.steps += 1
+        truncated = self.steps >= self.max_episode_steps
+        done = terminated | truncated
+        final_obs = self.observe(state)
+        self.state = self.fns.autoreset(state, done, self._fresh())
+        self.steps.masked_fill_(done, 0)
+        info = {"final_obs": final_obs, "_final_obs": done}
+        return self.observe(self.state), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Nothing to release (the gymnasium API has it)."""
+
+    # what each task defines
+    initial_high: tuple[float, ...]
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def transition(self, actions: torch.Tensor):
+        raise NotImplementedError
+
+
+class BatchedCartPole(BatchedEnv):
+    """CartPole-v1 as tensors: state (x, x_dot, theta, theta_dot), observation = state,
+    actions (N,) int64 in {0, 1}, reward 1 per step, time limit 500, initial states
+    uniform in [-0.05, 0.05]^4 (as gymnasium's ``CartPoleEnv``)."""
+
+    max_episode_steps = 500
+    state_dim = 4
+    initial_high = (0.05, 0.05, 0.05, 0.05)
+    single_action_space = spaces.Discrete(2)
+    _high = np.array([4.8, np.inf, 2 * 12 * 2 * math.pi / 360, np.inf], dtype=np.float32)
+    single_observation_space = spaces.Box(-_high, _high, dtype=np.float32)
+
+    def __init__(self, num_envs: int, device="cpu", seed: int = 0, impl: Any = "solutions", **kw):
+        super().__init__(num_envs, device, seed, impl, **kw)
+        self.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
+        self._ones = torch.ones(num_envs, device=self.device, dtype=self.dtype)
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        return state
+
+    def transition(self, actions: torch.Tensor):
+        state = self.fns.cartpole_step(self.state, actions)
+        return state, self._ones, self.fns.cartpole_terminated(state)
+
+
+class BatchedPendulum(BatchedEnv):
+    """Pendulum-v1 as tensors: state (theta, theta_dot), observation (cos theta,
+    sin theta, theta_dot), actions (N, 1) float torques (clipped to [-2, 2] by the step),
+    never terminates, time limit 200, initial states uniform in [-pi, pi] x [-1, 1] (as
+    gymnasium's ``PendulumEnv``)."""
+
+    max_episode_steps = 200
+    state_dim = 2
+    initial_high = (math.pi, 1.0)
+    single_action_space = spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)
+    single_observation_space = spaces.Box(
+        np.array([-1.0, -1.0, -8.0], dtype=np.float32),
+        np.array([1.0, 1.0, 8.0], dtype=np.float32),
+        dtype=np.float32,
+    )
+
+    def __init__(self, num_envs: int, device="cpu", seed: int = 0, impl: Any = "solutions", **kw):
+        super().__init__(num_envs, device, seed, impl, **kw)
+        self.action_space = spaces.Box(-2.0, 2.0, shape=(num_envs, 1), dtype=np.float32)
+        self._never = torch.zeros(num_envs, device=self.device, dtype=torch.bool)
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        theta, theta_dot = state.unbind(-1)
+        return torch.stack([torch.cos(theta), torch.sin(theta), theta_dot], dim=-1)
+
+    def transition(self, actions: torch.Tensor):
+        state, reward = self.fns.pendulum_step(self.state, actions)
+        return state, reward, self._never
+
+
+BATCHED_ENVS: dict[str, type[BatchedEnv]] = {
+    "CartPole-v1": BatchedCartPole,
+    "Pendulum-v1": BatchedPendulum,
+}
+
+
+def make_batched_env(
+    env_id: str, num_envs: int, device: str | torch.device, seed: int, impl: Any
+) -> BatchedEnv:
+    """A :class:`BatchedEnv` for ``env_id``.
+
+    Raises:
+        ValueError: no tensor version of ``env_id`` exists.
+    """
+    if env_id not in BATCHED_ENVS:
+        known = ", ".join(BATCHED_ENVS)
+        raise ValueError(f"--env-backend torch has no {env_id!r} (it has {known})")
+    return BATCHED_ENVS[env_id](num_envs, device, seed, impl)

@@ -1,0 +1,232 @@
+"""PPO with the environments on the device (``--env-backend torch``), on one or K processes.
+
+The loop is m09's, in the same order, but nothing in it waits for the device:
+
+    for update = 1 .. num_updates:
+        anneal the learning rate                       m09 linear_annealing
+        collect T steps of N batched envs              DeviceRollout (m10's envs, in course/)
+            policy sampled on the device, episode returns summed there (m10 episode_stats)
+        bootstrap: V(final_obs) for all T * N at once
+        advantages and returns                         m06 compute_gae, on the device
+        epochs x minibatches                           device_update (m09's algorithm)
+        one read: diagnostics, rewards and ends        the only host synchronisation
+
+The storage of the rollout is allocated once, on the device. Per environment step there
+is no ``.item()``, ``.cpu()``, ``.numpy()`` and no Python branch on a tensor's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from course.train import distributed
+from course.train.device_update import ppo_update_on_device
+
+#: Changes to PPO's defaults (course.train.ppo) for the torch backend. CartPole-v1 keeps
+#: them (the same data per update as the gymnasium backend, so that the two compare);
+#: Pendulum-v1 takes a batch of the same size from more, shorter rollouts.
+DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {"num_envs": 32, "num_steps": 64},
+}
+
+
+class TorchNormalizer:
+    """Running mean and variance of observations on the device (batched Welford), like
+    :class:`course.rollout.RunningNormalizer`."""
+
+    def __init__(self, dim: int, device: torch.device, clip: float = 10.0) -> None:
+        self.mean = torch.zeros(dim, device=device)
+        self.var = torch.ones(dim, device=device)
+        self.count = 1e-4
+        self.clip = clip
+
+    def update(self, batch: torch.Tensor) -> None:
+        n = batch.shape[0]
+        batch_mean, batch_var = batch.mean(0), batch.var(0, unbiased=False)
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean = self.mean + delta * n / total
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        self.var = m2 / total
+        self.count = total
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        return ((obs - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-self.clip, self.clip)
+
+
+class DeviceRollout:
+    """T steps of N batched envs into storage preallocated on the envs' device.
+
+    After :meth:`collect`, ``obs`` (T, N, obs_dim), ``actions`` (T, N) or (T, N, A),
+    ``log_probs``, ``values``, ``rewards`` (scaled), ``raw_rewards``, ``terminated``,
+    ``truncated`` (T, N), and ``episode_sums``, ``episode_counts`` (T,) hold the rollout;
+    :meth:`collect` returns ``next_values`` (T, N), V(s_{t+1}) with V(final_obs) at the
+    episode ends and 0 at terminations.
+    """
+
+    def __init__(self, envs, agent, num_steps: int, impl, normalize_obs: bool, reward_scale):
+        T, N, device = num_steps, envs.num_envs, envs.device
+        self.envs, self.agent, self.T, self.N = envs, agent, T, N
+        self.m10 = impl.module("m10")
+        self.reward_scale = reward_scale
+        obs_dim = envs.obs_dim
+        space = envs.single_action_space
+        self.continuous = isinstance(space, spaces.Box)
+        zeros = {"device": device}
+        self.obs = torch.zeros(T, N, obs_dim, **zeros)
+        self.final_obs = torch.zeros(T, N, obs_dim, **zeros)
+        if self.continuous:
+            self.actions = torch.zeros(T, N, *space.shape, **zeros)
+            self.low = torch.as_tensor(space.low, device=device)
+            self.high = torch.as_tensor(space.high, device=device)
+        else:
+            self.actions = torch.zeros(T, N, dtype=torch.int64, **zeros)
+        for name in ("log_probs", "values", "rewards", "raw_rewards"):
+            setattr(self, name, torch.zeros(T, N, **zeros))
+        self.terminated = torch.zeros(T, N, dtype=torch.bool, **zeros)
+        self.truncated = torch.zeros(T, N, dtype=torch.bool, **zeros)
+        self.episode_sums = torch.zeros(T, **zeros)
+        self.episode_counts = torch.zeros(T, dtype=torch.int64, **zeros)
+        self.running_return = torch.zeros(N, **zeros)
+        self.normalizer = TorchNormalizer(obs_dim, device) if normalize_obs else None
+        self.next_obs: torch.Tensor | None = None
+
+    def reset(self, seed: int) -> None:
+        obs, _ = self.envs.reset(seed=seed)
+        self.next_obs = self._observe(obs)
+
+    def _observe(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.normalizer is None:
+            return obs.float()
+        self.normalizer.update(obs.float())
+        return self.normalizer(obs.float())
+
+    @torch.no_grad()
+    def collect(self) -> torch.Tensor:
+        for t in range(self.T):
+            self.obs[t] = self.next_obs
+            action, log_prob, _, value = self.agent.get_action_and_value(self.next_obs)
+            self.actions[t] = action
+            self.log_probs[t] = log_prob
+            self.values[t] = value
+            if self.continuous:
+                action = torch.clamp(action, self.low, self.high)
+            next_obs, reward, terminated, truncated, info = self.envs.step(action)
+            self.raw_rewards[t] = reward
+            self.rewards[t] = reward * self.reward_scale
+            self.terminated[t] = terminated
+            self.truncated[t] = truncated
+            self.final_obs[t] = info["final_obs"]
+            self.running_return, finished, count = self.m10.episode_stats(
+                self.running_return, reward.float(), terminated | truncated
+            )
+            self.episode_sums[t] = finished
+            self.episode_counts[t] = count
+            self.next_obs = self._observe(next_obs)
+        # --8<-- [start:bootstrap]
+        # V(s_{t+1}) for every step in one pass: final_obs[t] is the observation step t
+        # reached (the next one where the episode goes on, the last one where it ended)
+        reached = self.final_obs.reshape(self.T * self.N, -1).float()
+        if self.normalizer is not None:
+            reached = self.normalizer(reached)
+        next_values = self.agent.get_value(reached).reshape(self.T, self.N)
+        return torch.where(self.terminated, torch.zeros_like(next_values), next_values)
+        # --8<-- [end:bootstrap]
+
+    def flatten(self) -> dict[str, torch.Tensor]:
+        B = self.T * self.N
+        return {
+            "obs": self.obs.reshape(B, -1),
+            "actions": self.actions.reshape(B, *self.actions.shape[2:]),
+            "log_probs": self.log_probs.reshape(B),
+            "values": self.values.reshape(B),
+        }
+
+
+def read_once(stats: dict[str, torch.Tensor], rollout: DeviceRollout) -> dict[str, Any]:
+    """The update's single transfer to the host: the diagnostics, the rollout's raw
+    rewards and ends (of every process, for the episode log) and the episode sums."""
+    keys = list(stats)
+    vector = torch.stack([stats[k].float() for k in keys])
+    ended = (
+        distributed.mean_over_processes(
+            torch.stack([rollout.episode_sums.sum(), rollout.episode_counts.sum().float()])
+        )
+        * distributed.world_size()
+    )
+    done = (rollout.terminated | rollout.truncated).float()
+    rewards = distributed.all_gather_cat(rollout.raw_rewards.T.contiguous()).T  # (T, K N)
+    done = distributed.all_gather_cat(done.T.contiguous()).T
+    payload = torch.cat([vector, ended, rewards.reshape(-1), done.reshape(-1)]).cpu().numpy()
+    k = len(keys)
+    shape = rewards.shape
+    size = shape[0] * shape[1]
+    out = {key: float(payload[i]) for i, key in enumerate(keys)}
+    out["episode_return"] = float(payload[k] / payload[k + 1]) if payload[k + 1] else np.nan
+    out["_rewards"] = payload[k + 2 : k + 2 + size].reshape(shape)
+    out["_dones"] = payload[k + 2 + size :].reshape(shape) > 0.5
+    return out
+
+
+def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_update=None) -> int:
+    """Train PPO with batched envs on ``device`` until ``config.total_steps`` (all
+    processes together) or, if asked, until solved. Returns the steps taken.
+
+    ``on_update(update, agent)``, when given, is called after every update (the tests
+    use it to compare the processes' parameters)."""
+    m06, m09 = impl.module("m06"), impl.module("m09")
+    seed, world = int(log.header.get("seed", 0)), distributed.world_size()
+    torch.manual_seed(seed)  # the same initial parameters in every process
+    agent = m09.ActorCritic(
+        envs.single_observation_space, envs.single_action_space, hidden=config.hidden
+    ).to(device)
+    distributed.broadcast_parameters(agent)
+    torch.manual_seed(seed + 7919 * distributed.rank())  # each process samples its own
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_eps)
+    generator = torch.Generator(device=device).manual_seed(seed + distributed.rank())
+    rollout = DeviceRollout(
+        envs, agent, config.num_steps, impl, config.normalize_obs, config.reward_scale
+    )
+    rollout.reset(seed + 1000 * distributed.rank())
+    log.restart_clock()
+    per_update = config.num_steps * config.num_envs * world
+    num_updates = max(1, config.total_steps // per_update)
+    global_step = 0
+    # --8<-- [start:loop]
+    for update in range(1, num_updates + 1):
+        lr = config.lr
+        if config.anneal_lr:
+            lr = m09.linear_annealing(optimizer, update, num_updates, config.lr)
+        next_values = rollout.collect()
+        with torch.no_grad():
+            advantages, returns = m06.compute_gae(
+                rollout.rewards,
+                rollout.values,
+                next_values,
+                rollout.terminated,
+                rollout.truncated,
+                config.gamma,
+                config.gae_lambda,
+            )
+        batch = rollout.flatten()  # (T, N, ...) -> (B, ...)
+        batch["advantages"] = advantages.reshape(-1)
+        batch["returns"] = returns.reshape(-1)
+        stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl)
+        host = read_once(stats, rollout)  # the one synchronisation of the update
+        rewards, dones = host.pop("_rewards"), host.pop("_dones")
+        step_size = per_update // config.num_steps
+        for t in range(config.num_steps):
+            log.step(rewards[t], dones[t], global_step + (t + 1) * step_size)
+        global_step += per_update
+        host["learning_rate"] = lr
+        log.log(global_step, host, per_update)
+        if on_update is not None:
+            on_update(update, agent)
+        if stop_when_solved and distributed.agree(log.solved):
+            break
+    # --8<-- [end:loop]
+    return global_step
