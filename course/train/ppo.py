@@ -37,7 +37,8 @@ class PPOConfig:
     lr: float = 2.5e-4
     """Adam's learning rate at the first update."""
     anneal_lr: bool = True
-    """Decay the learning rate linearly to 0 over the step budget (m09)."""
+    """Decay the learning rate linearly over the step budget, to lr / num_updates at the
+    last update (m09)."""
     adam_eps: float = 1e-5
     """Adam's epsilon (PPO implementations use 1e-5 rather than PyTorch's 1e-8)."""
     gamma: float = 0.99
