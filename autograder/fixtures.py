@@ -2,9 +2,13 @@
 
 ``autograder/fixtures/mNN_name.json`` holds, for each case, its function, name, note,
 source (``hand`` for values worked out by hand, ``reference`` for values the reference
-produced and a person reviewed), the probe that runs it, the inputs and the expected
-output. ``ppo-course fixtures`` writes them from the case definitions in
-``autograder/checks/``; the tests fail when the reference no longer reproduces them.
+produced and a person reviewed), the probe that runs it, the inputs, the expected output,
+and ``mistakes``: the output of each catalogued mistake on the case (the mistakes that
+raise are left out), so that feedback names a misconception on the public cases without
+the mistakes' code, which stays with the reference under ``solutions/``.
+``ppo-course fixtures`` writes them from the case definitions in ``autograder/checks/``
+and the mistakes in ``solutions/mistakes/``; the tests fail when the reference or the
+mistakes no longer reproduce them.
 """
 
 from __future__ import annotations
@@ -25,11 +29,32 @@ def fixture_path(module: Module, folder: Path | None = None) -> Path:
     return (folder or paths.FIXTURES_DIR) / f"{module.name}.json"
 
 
-def generate(module: Module, checks: list[Check], reference: Any) -> dict[str, Any]:
-    """The fixture file's content: hand values as written, the rest from ``reference``.
+def mistakes_on(check: Check, probe: Any, inputs: dict[str, Any], reference: Any) -> dict:
+    """``{mistake name: output}`` of the check's catalogued mistakes on one case.
 
     Raises:
-        RuntimeError: when the reference fails on a case (a bug in the course).
+        RuntimeError: when the code of a mistake is not installed.
+    """
+    from autograder import engine
+
+    outputs = {}
+    for mistake in check.mistakes:
+        namespace = engine.mistake_namespace(check, mistake, reference)
+        if namespace is None:
+            raise RuntimeError(f"the code of mistake {check.id}:{mistake.name} is not installed")
+        outcome = run_probe_in_process(probe, namespace, check.function, inputs)
+        if isinstance(outcome, Outcome):
+            outputs[mistake.name] = outcome.value
+    return outputs
+
+
+def generate(module: Module, checks: list[Check], reference: Any) -> dict[str, Any]:
+    """The fixture file's content: hand values as written, the rest from ``reference``,
+    and each mistake's output.
+
+    Raises:
+        RuntimeError: when the reference fails on a case (a bug in the course), or the
+            mistakes' code is not installed.
     """
     cases = []
     for check in checks:
@@ -53,6 +78,7 @@ def generate(module: Module, checks: list[Check], reference: Any) -> dict[str, A
                     "probe": probe_ref(fixture.probe),
                     "inputs": encode(inputs),
                     "expected": encode(expected),
+                    "mistakes": encode(mistakes_on(check, fixture.probe, inputs, reference)),
                 }
             )
     return {
@@ -99,8 +125,28 @@ def load(module: Module, folder: Path | None = None) -> list[dict[str, Any]]:
         case = dict(raw)
         case["inputs"] = decode(raw["inputs"])
         case["expected"] = decode(raw["expected"])
+        if "mistakes" in raw:
+            case["mistakes"] = decode(raw["mistakes"])
         cases.append(case)
     return cases
+
+
+_MISTAKE_CACHE: dict[str, tuple[float, dict]] = {}
+
+
+def mistake_outputs(module: Module, function: str, name: str) -> dict[str, Any] | None:
+    """The stored outputs of the catalogued mistakes on one known case, or None when the
+    fixture file stores none for it (cached per file until the file changes)."""
+    path = fixture_path(module)
+    if not path.is_file():
+        return None
+    stamp = path.stat().st_mtime_ns
+    cached = _MISTAKE_CACHE.get(str(path))
+    if cached is None or cached[0] != stamp:
+        table = {(c["function"], c["name"]): c.get("mistakes") for c in load(module)}
+        cached = (stamp, table)
+        _MISTAKE_CACHE[str(path)] = cached
+    return cached[1].get((function, name))
 
 
 def find(module: Module, function: str, name: str) -> dict[str, Any]:

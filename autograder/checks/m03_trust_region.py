@@ -41,18 +41,6 @@ def _draw_log_prob_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]
 # ==== probability_ratio
 
 
-def ratio_inverted(new_log_probs, old_log_probs):
-    return torch.exp(old_log_probs.detach() - new_log_probs)
-
-
-def ratio_not_detached(new_log_probs, old_log_probs):
-    return torch.exp(new_log_probs - old_log_probs)
-
-
-def ratio_of_probabilities(new_log_probs, old_log_probs):
-    return new_log_probs.exp() / old_log_probs.detach().exp()
-
-
 PROBABILITY_RATIO = Check(
     MODULE,
     "probability_ratio",
@@ -121,14 +109,12 @@ PROBABILITY_RATIO = Check(
             "pi_old / pi_new instead of pi_new / pi_old",
             "The ratio weights the new policy's probability against the one that collected "
             "the data: exp(new - old). Inverted, the surrogate's gradient points the wrong way.",
-            ratio_inverted,
         ),
         Mistake(
             "no-detach",
             "the gradient also flows into old_log_probs",
             "pi_old is the fixed policy that sampled the actions. Detach old_log_probs so "
             "only the new policy is optimised.",
-            ratio_not_detached,
         ),
         Mistake(
             "exp-separately",
@@ -136,7 +122,6 @@ PROBABILITY_RATIO = Check(
             "Equal on paper, not in float32: exp of a log-probability below about -104 "
             "underflows to 0 and the ratio becomes 0 / 0 = nan. Subtract first, then "
             "exponentiate.",
-            ratio_of_probabilities,
         ),
     ],
 )
@@ -200,18 +185,6 @@ def _vanilla_policy_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"objective": inputs["advantages"].mean(), "grad": logits.grad}
 
 
-def surrogate_negated(ratio, advantages):
-    return -(ratio * advantages).mean()
-
-
-def surrogate_sum(ratio, advantages):
-    return (ratio * advantages).sum()
-
-
-def surrogate_log_ratio(ratio, advantages):
-    return (torch.log(ratio) * advantages).mean()
-
-
 SURROGATE_OBJECTIVE = Check(
     MODULE,
     "surrogate_objective",
@@ -265,14 +238,12 @@ SURROGATE_OBJECTIVE = Check(
             "surrogate_objective returns the objective to maximise, mean(r A). The minus sign "
             "belongs where an optimiser minimises it; the course's functions say which they "
             "return.",
-            surrogate_negated,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "The surrogate estimates an expectation: a mean, which does not grow with the "
             "batch size.",
-            surrogate_sum,
         ),
         Mistake(
             "log-ratio",
@@ -280,7 +251,6 @@ SURROGATE_OBJECTIVE = Check(
             "That is m01's policy-gradient objective written with the ratio. It has the same "
             "gradient at r = 1, but its value is 0 there, and away from r = 1 it is not the "
             "importance-sampled estimate of the new policy's advantage.",
-            surrogate_log_ratio,
         ),
     ],
 )
@@ -322,29 +292,6 @@ def _kl_non_negative(received: Any, inputs: dict[str, Any]) -> str | None:
     if (received < -1e-6).any():
         return f"KL must be >= 0, got a minimum of {float(received.min()):.4g}"
     return None
-
-
-def kl_swapped(old_logits, new_logits):
-    new_log_p = torch.log_softmax(new_logits, dim=-1)
-    old_log_p = torch.log_softmax(old_logits, dim=-1)
-    return (new_log_p.exp() * (new_log_p - old_log_p)).sum(dim=-1)
-
-
-def kl_log_of_softmax(old_logits, new_logits):
-    p = torch.softmax(old_logits, dim=-1)
-    q = torch.softmax(new_logits, dim=-1)
-    return (p * (torch.log(p) - torch.log(q))).sum(dim=-1)
-
-
-def kl_unnormalised_logits(old_logits, new_logits):
-    p = torch.softmax(old_logits, dim=-1)
-    return (p * (old_logits - new_logits)).sum(dim=-1)
-
-
-def kl_mean_over_actions(old_logits, new_logits):
-    old_log_p = torch.log_softmax(old_logits, dim=-1)
-    new_log_p = torch.log_softmax(new_logits, dim=-1)
-    return (old_log_p.exp() * (old_log_p - new_log_p)).mean(dim=-1)
 
 
 CATEGORICAL_KL = Check(
@@ -427,14 +374,12 @@ CATEGORICAL_KL = Check(
             "KL is not symmetric. TRPO's constraint takes the expectation under the old "
             "policy, the one that sampled the data: sum_a pi_old(a) (log pi_old(a) - "
             "log pi_new(a)).",
-            kl_swapped,
         ),
         Mistake(
             "log-of-softmax",
             "log(softmax(logits)) instead of log_softmax(logits)",
             "When a probability underflows to 0, log(0) = -inf and its term 0 * -inf is nan. "
             "torch.log_softmax stays finite, and exp of it gives the probabilities.",
-            kl_log_of_softmax,
         ),
         Mistake(
             "unnormalised-logits",
@@ -442,14 +387,12 @@ CATEGORICAL_KL = Check(
             "Logits are defined up to a constant per row: subtract log sum exp (log_softmax) "
             "before comparing them. Raw logit differences give a 'KL' that changes when a "
             "constant is added to a row, and can be negative.",
-            kl_unnormalised_logits,
         ),
         Mistake(
             "mean-over-actions",
             "a mean over the actions instead of a sum",
             "KL = sum_a pi_old(a) (...): the probabilities already weight the terms; a mean "
             "divides the divergence by A.",
-            kl_mean_over_actions,
         ),
     ],
 )
@@ -503,21 +446,6 @@ def _two_scalars(received: Any, inputs: dict[str, Any]) -> str | None:
     if float(received[1]) < 0:
         return f"k3 is a mean of non-negative terms, got {float(received[1]):.4g}"
     return None
-
-
-def approx_kl_swapped(old_log_probs, new_log_probs):
-    log_ratio = old_log_probs - new_log_probs
-    return (-log_ratio).mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
-
-
-def approx_kl_k2(old_log_probs, new_log_probs):
-    log_ratio = new_log_probs - old_log_probs
-    return (-log_ratio).mean(), (0.5 * log_ratio**2).mean()
-
-
-def approx_kl_k1_sign(old_log_probs, new_log_probs):
-    log_ratio = new_log_probs - old_log_probs
-    return log_ratio.mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
 
 
 APPROX_KL = Check(
@@ -587,20 +515,17 @@ APPROX_KL = Check(
             "The ratio is pi_new / pi_old, so log r = new_log_probs - old_log_probs. With the "
             "sign flipped, k1 changes sign and k3 is biased: the actions came from pi_old, not "
             "pi_new.",
-            approx_kl_swapped,
         ),
         Mistake(
             "k2-for-k3",
             "k3 computed as 0.5 * (log r)^2",
             "That is the estimator k2 of the same blog post: low variance but biased. k3 is "
             "(r - 1) - log r, unbiased and still never negative.",
-            approx_kl_k2,
         ),
         Mistake(
             "k1-sign",
             "k1 = mean(log r) instead of mean(-log r)",
             "KL(old || new) = E_old[log pi_old - log pi_new] = E_old[-log r].",
-            approx_kl_k1_sign,
         ),
     ],
 )
@@ -672,65 +597,6 @@ def _products_at_most_iters(received: Any, inputs: dict[str, Any]) -> str | None
     if not isinstance(x, torch.Tensor) or x.shape != inputs["b"].shape or x.dtype != torch.float32:
         return f"expected a float32 tensor of shape {tuple(inputs['b'].shape)}"
     return None
-
-
-def cg_no_residual_update(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    direction = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(direction)
-        alpha = residual_sq / direction.dot(product)
-        x = x + alpha * direction
-        new_residual_sq = residual.dot(residual)
-        direction = residual + (new_residual_sq / residual_sq) * direction
-        residual_sq = new_residual_sq
-    return x
-
-
-def cg_step_without_matrix(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    direction = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(direction)
-        alpha = residual_sq / direction.dot(direction)
-        x = x + alpha * direction
-        residual = residual - alpha * product
-        new_residual_sq = residual.dot(residual)
-        direction = residual + (new_residual_sq / residual_sq) * direction
-        residual_sq = new_residual_sq
-    return x
-
-
-def cg_steepest_descent(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(residual)
-        alpha = residual_sq / residual.dot(product)
-        x = x + alpha * residual
-        residual = residual - alpha * product
-        residual_sq = residual.dot(residual)
-    return x
-
-
-def derive_cg_no_early_stop(ref):
-    """The reference with a tolerance no residual can fall below: it never stops early."""
-
-    def conjugate_gradient(matvec, b, iters=10, tol=1e-10):
-        return ref.conjugate_gradient(matvec, b, iters, -math.inf)
-
-    return conjugate_gradient
 
 
 CONJUGATE_GRADIENT = Check(
@@ -833,28 +699,24 @@ CONJUGATE_GRADIENT = Check(
             "the residual is not updated (r <- r - alpha F p is missing)",
             "The residual r = b - F x must follow x. Without the update the stopping test and "
             "the next direction both use the initial residual, and x does not converge.",
-            cg_no_residual_update,
         ),
         Mistake(
             "step-without-matrix",
             "alpha = r.r / p.p instead of r.r / p.F p",
             "The step length that minimises the quadratic along p is (r.r) / (p.F p): the "
             "curvature along p sits in the denominator.",
-            cg_step_without_matrix,
         ),
         Mistake(
             "steepest-descent",
             "the residual itself is the next direction (no beta * p term)",
             "That is steepest descent with exact line search: it zigzags and needs many more "
             "iterations. CG's direction p <- r + beta p is conjugate to the previous ones.",
-            cg_steepest_descent,
         ),
         Mistake(
             "no-early-stop",
             "the loop runs all iters iterations whatever the residual",
             "Once the residual is 0, p.F p is 0 and the next alpha is 0 / 0 = nan. Test "
             "r.r < tol before each iteration.",
-            derive=derive_cg_no_early_stop,
         ),
     ],
 )
@@ -1017,67 +879,6 @@ def _expected_trace(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"result": (False, torch.zeros_like(inputs["full_step"])), "tried": tried}
 
 
-def search_halves_first(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(1, max_backtracks + 1):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * fraction * float(expected_improve)
-        ):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_ignores_kl(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, _ = (float(v) for v in evaluate(step))
-        if improvement > 0 and improvement >= accept_ratio * fraction * float(expected_improve):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_unscaled_expectation(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * float(expected_improve)
-        ):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_keeps_last_step(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    step = full_step
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * fraction * float(expected_improve)
-        ):
-            return True, step
-    return False, step
-
-
 BACKTRACKING_LINE_SEARCH = Check(
     MODULE,
     "backtracking_line_search",
@@ -1174,28 +975,24 @@ BACKTRACKING_LINE_SEARCH = Check(
             "the first step tried is half the full step",
             "The natural-gradient step is already scaled to the edge of the trust region; "
             "try it first (fraction 1 = 0.5^0) and halve only when it fails.",
-            search_halves_first,
         ),
         Mistake(
             "ignores-kl",
             "the KL constraint is not checked",
             "The line search exists because the quadratic model of the KL can be wrong: "
             "reject any step whose measured KL exceeds max_kl.",
-            search_ignores_kl,
         ),
         Mistake(
             "unscaled-expected-improvement",
             "the expected improvement is not scaled by the fraction",
             "expected_improve is the linear prediction for the full step; for f * full_step "
             "it is f * expected_improve. Unscaled, small steps almost never pass the test.",
-            search_unscaled_expectation,
         ),
         Mistake(
             "keeps-last-step",
             "the last rejected step is returned when nothing is accepted",
             "When every fraction fails, the update must leave the parameters where they were: "
             "return a zero step with False.",
-            search_keeps_last_step,
         ),
     ],
 )

@@ -73,23 +73,6 @@ def _objective(inputs: dict[str, Any]) -> torch.Tensor:
     return (inputs["ratio"] * inputs["advantages"]).mean() - inputs["beta"] * inputs["kl"]
 
 
-def penalty_added(ratio, advantages, kl, beta):
-    return (ratio * advantages).mean() + beta * kl
-
-
-def penalty_as_loss(ratio, advantages, kl, beta):
-    return -((ratio * advantages).mean() - beta * kl)
-
-
-def penalty_sum(ratio, advantages, kl, beta):
-    return (ratio * advantages).sum() - beta * kl
-
-
-def penalty_on_clipped(ratio, advantages, kl, beta):
-    clipped = torch.clamp(ratio, 0.8, 1.2)
-    return torch.min(ratio * advantages, clipped * advantages).mean() - beta * kl
-
-
 KL_PENALTY_OBJECTIVE = Check(
     MODULE,
     "kl_penalty_objective",
@@ -152,21 +135,18 @@ KL_PENALTY_OBJECTIVE = Check(
             "the penalty is added",
             "The objective is maximised, so the KL is subtracted: moving away from pi_old must "
             "cost, mean(r A) - beta * KL.",
-            penalty_added,
         ),
         Mistake(
             "as-loss",
             "the negated objective (a loss) is returned",
             "The function's name says objective: return mean(r A) - beta * KL and let the "
             "caller minimise its negative.",
-            penalty_as_loss,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "The surrogate is an expectation: a mean over the batch. A sum also changes the "
             "balance with beta * KL as the batch size changes.",
-            penalty_sum,
         ),
         Mistake(
             "clipped-surrogate",
@@ -174,7 +154,6 @@ KL_PENALTY_OBJECTIVE = Check(
             "The seed notes write L_clip - beta KL. The paper's PPO-penalty objective (eq. 8, "
             "the variant its experiments compare with clipping) uses the plain surrogate "
             "mean(r A): there the penalty replaces the clip.",
-            penalty_on_clipped,
         ),
     ],
 )
@@ -201,42 +180,6 @@ def _draw_beta(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def beta_swapped(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl / 1.5:
-        return float(beta) * 2.0
-    if kl > target_kl * 1.5:
-        return float(beta) / 2.0
-    return float(beta)
-
-
-def beta_inclusive(beta, kl, target_kl):
-    kl = float(kl)
-    if kl <= target_kl / 1.5:
-        return float(beta) / 2.0
-    if kl >= target_kl * 1.5:
-        return float(beta) * 2.0
-    return float(beta)
-
-
-def beta_no_band(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl:
-        return float(beta) / 2.0
-    if kl > target_kl:
-        return float(beta) * 2.0
-    return float(beta)
-
-
-def beta_factor_one_and_a_half(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl / 1.5:
-        return float(beta) / 1.5
-    if kl > target_kl * 1.5:
-        return float(beta) * 1.5
-    return float(beta)
 
 
 def _unchanged_across_band(received: Any, inputs: dict[str, Any]) -> str | None:
@@ -331,27 +274,23 @@ UPDATE_KL_BETA = Check(
             "the directions are swapped",
             "A KL below the band means the policy barely moved: the penalty is too strong, so "
             "beta is halved. Above the band beta is doubled.",
-            beta_swapped,
         ),
         Mistake(
             "inclusive",
             "<= and >= at the edges",
             "The paper's rule changes beta only when d < d_targ / 1.5 or d > d_targ * 1.5: a KL "
             "exactly on an edge leaves beta unchanged.",
-            beta_inclusive,
         ),
         Mistake(
             "no-band",
             "the KL is compared with the target itself",
             "Without the tolerance band beta changes after every update and oscillates; compare "
             "with target / 1.5 and target * 1.5.",
-            beta_no_band,
         ),
         Mistake(
             "factor-1.5",
             "beta is scaled by 1.5 instead of 2",
             "1.5 sets the band's edges; beta itself is halved or doubled.",
-            beta_factor_one_and_a_half,
         ),
     ],
 )
@@ -372,30 +311,6 @@ def _draw_stop(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def stop_inclusive(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) >= target_kl)
-
-
-def stop_when_none(approx_kl, target_kl):
-    if target_kl is None:
-        return True
-    return bool(float(approx_kl) > target_kl)
-
-
-def stop_one_and_a_half(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) > 1.5 * target_kl)
-
-
-def stop_reversed(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) < target_kl)
 
 
 SHOULD_STOP_EARLY = Check(
@@ -464,27 +379,23 @@ SHOULD_STOP_EARLY = Check(
             ">= instead of >",
             "The course's rule (CleanRL's) stops only when approx_kl > target_kl: a KL equal "
             "to the target keeps going.",
-            stop_inclusive,
         ),
         Mistake(
             "none-stops",
             "target_kl None stops at once",
             "None means early stopping is off: never stop.",
-            stop_when_none,
         ),
         Mistake(
             "one-and-a-half",
             "the threshold is 1.5 * target_kl",
             "That is Spinning Up's and Stable-Baselines3's rule. This course follows CleanRL and "
             "stops at target_kl itself; for the other rule pass 1.5 * target_kl.",
-            stop_one_and_a_half,
         ),
         Mistake(
             "reversed",
             "stops when the KL is below the target",
             "Early stopping protects against a policy that moved too far: stop when the KL is "
             "above the target.",
-            stop_reversed,
         ),
     ],
 )

@@ -16,7 +16,6 @@ from course.modules import BY_ID
 
 MODULE = BY_ID["m08"]
 
-HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 LOG_2 = math.log(2.0)
 
 
@@ -81,36 +80,6 @@ def _log_std_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
     per_sample = z.pow(2) - 1.0
     grad = per_sample if inputs["log_std"].dim() == 2 else per_sample.sum(0)
     return {"output": _torch_log_prob(inputs), "grad": grad}
-
-
-def log_std_as_std(mean, log_std, actions):
-    std = log_std
-    return (-0.5 * ((actions - mean) / std).pow(2) - torch.log(std) - HALF_LOG_2PI).sum(-1)
-
-
-def std_not_squared(mean, log_std, actions):
-    std = log_std.exp()
-    return (-((actions - mean).pow(2)) / (2.0 * std) - log_std - HALF_LOG_2PI).sum(-1)
-
-
-def no_half_on_square(mean, log_std, actions):
-    std = log_std.exp()
-    return (-((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI).sum(-1)
-
-
-def log_variance_normaliser(mean, log_std, actions):
-    std = log_std.exp()
-    return (-0.5 * ((actions - mean) / std).pow(2) - 2.0 * log_std - HALF_LOG_2PI).sum(-1)
-
-
-def log_prob_not_summed(mean, log_std, actions):
-    std = log_std.exp()
-    return -0.5 * ((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI
-
-
-def log_prob_averaged(mean, log_std, actions):
-    std = log_std.exp()
-    return (-0.5 * ((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI).mean(-1)
 
 
 GAUSSIAN_LOG_PROB = Check(
@@ -221,41 +190,35 @@ GAUSSIAN_LOG_PROB = Check(
             "log_std used as the standard deviation",
             "The parameter is log sigma, which can be 0 or negative; sigma = exp(log_std). "
             "Dividing by log_std (and taking its log) gives infinities and nans.",
-            log_std_as_std,
         ),
         Mistake(
             "std-not-squared",
             "(a - mu)^2 divided by 2 sigma instead of 2 sigma^2",
             "The quadratic term is -0.5 * ((a - mu) / sigma)^2: it is the variance, sigma "
             "squared, that divides the squared distance.",
-            std_not_squared,
         ),
         Mistake(
             "no-half",
             "the factor 0.5 of the quadratic term is missing",
             "The normal density is exp(-(a - mu)^2 / (2 sigma^2)); its log has -0.5 * z^2.",
-            no_half_on_square,
         ),
         Mistake(
             "log-variance",
             "-log sigma^2 instead of -log sigma in the normaliser",
             "The density's normaliser is 1 / (sigma sqrt(2 pi)), whose log is -log sigma - "
             "0.5 log(2 pi): log_std once, not twice.",
-            log_variance_normaliser,
         ),
         Mistake(
             "not-summed",
             "one log-density per action dimension, (B, A), instead of their sum",
             "The dimensions are independent, so the joint density is the product of the "
             "per-dimension densities and its log is their sum: .sum(-1).",
-            log_prob_not_summed,
         ),
         Mistake(
             "averaged",
             "the mean over action dimensions instead of the sum",
             "log pi(a|s) of the whole action is the sum of the per-dimension log-densities; "
             "averaging divides it by A.",
-            log_prob_averaged,
         ),
     ],
 )
@@ -301,22 +264,6 @@ def log_std_only_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     if not torch.equal(log_std, inputs["log_std"]):
         raise InputMutated(["log_std"])
     return out
-
-
-def entropy_not_summed(log_std):
-    return 0.5 * math.log(2.0 * math.pi * math.e) + log_std
-
-
-def entropy_constant_once(log_std):
-    return 0.5 * math.log(2.0 * math.pi * math.e) + log_std.sum(-1)
-
-
-def entropy_averaged(log_std):
-    return (0.5 * math.log(2.0 * math.pi * math.e) + log_std).mean(-1)
-
-
-def entropy_half_log_std(log_std):
-    return (0.5 * math.log(2.0 * math.pi * math.e) + 0.5 * log_std).sum(-1)
 
 
 GAUSSIAN_ENTROPY = Check(
@@ -394,27 +341,23 @@ GAUSSIAN_ENTROPY = Check(
             "one entropy per action dimension, (..., A), instead of their sum",
             "The dimensions are independent, so the entropy of the whole action is the sum "
             "of theirs: sum over the last dimension.",
-            entropy_not_summed,
         ),
         Mistake(
             "constant-once",
             "0.5 * log(2 pi e) added once instead of once per dimension",
             "Each dimension has entropy 0.5 * log(2 pi e) + log sigma_j; summing gives A times "
             "the constant. Adding it once is right only for A = 1.",
-            entropy_constant_once,
         ),
         Mistake(
             "averaged",
             "the mean over action dimensions instead of the sum",
             "Entropies of independent parts add up; averaging divides the entropy by A.",
-            entropy_averaged,
         ),
         Mistake(
             "half-log-std",
             "0.5 * log_std, as if it were a log-variance",
             "H = 0.5 * log(2 pi e sigma^2) = 0.5 * log(2 pi e) + log sigma: the 0.5 of the "
             "square root cancels the square of sigma^2, so log_std counts in full.",
-            entropy_half_log_std,
         ),
     ],
 )
@@ -680,77 +623,6 @@ def _samples_follow_policy(received: dict[str, Any], inputs: dict[str, Any]) -> 
     return None
 
 
-class _MistakeActor(nn.Module):
-    """The base of the wrong classes below (it has no ``act``): each adds or overrides the part
-    it gets wrong."""
-
-    def __init__(
-        self, obs_dim: int, act_dim: int, hidden: int = 64, initial_log_std: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.mean_net = nn.Sequential(
-            nn.Linear(obs_dim, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, act_dim),
-        )
-        self.log_std = nn.Parameter(torch.full((act_dim,), float(initial_log_std)))
-
-    def distribution(self, obs):
-        mean = self.mean_net(obs)
-        return Normal(mean, self.log_std.exp().expand_as(mean))
-
-
-class LogStdNotExponentiated(_MistakeActor):
-    def distribution(self, obs):
-        mean = self.mean_net(obs)
-        return Normal(mean, self.log_std.expand_as(mean))
-
-
-class LogStdNotAParameter(_MistakeActor):
-    def __init__(self, obs_dim, act_dim, hidden=64, initial_log_std=0.0):
-        super().__init__(obs_dim, act_dim, hidden, initial_log_std)
-        del self.log_std
-        self.log_std = torch.full((act_dim,), float(initial_log_std))
-
-
-class LogProbOfClippedAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        env_action = torch.clamp(action, low, high)
-        return action, dist.log_prob(env_action).sum(-1), env_action
-
-
-class StoresClippedAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = torch.clamp(dist.sample(), low, high)
-        return action, dist.log_prob(action).sum(-1), action
-
-
-class EnvActionNotClipped(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        return action, dist.log_prob(action).sum(-1), action
-
-
-class MeanAsAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.mean.detach()
-        return action, dist.log_prob(action).sum(-1), torch.clamp(action, low, high)
-
-
-class LogProbNotSummed(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        return action, dist.log_prob(action), torch.clamp(action, low, high)
-
-
 def _structure_inputs() -> dict[str, Any]:
     return {"obs_dim": 3, "act_dim": 2, "hidden": 5}
 
@@ -870,14 +742,12 @@ GAUSSIAN_ACTOR = Check(
             "Normal(mean, log_std) instead of Normal(mean, exp(log_std))",
             "torch.distributions.Normal takes the standard deviation. Passing log_std gives "
             "the wrong spread, and an error as soon as a log_std is 0 or negative.",
-            LogStdNotExponentiated,
         ),
         Mistake(
             "log-std-not-a-parameter",
             "log_std is a plain tensor, not an nn.Parameter",
             "A tensor attribute is not among parameters(): the optimiser never updates it, "
             "so the policy cannot learn how much to explore. Wrap it in nn.Parameter.",
-            LogStdNotAParameter,
         ),
         Mistake(
             "log-prob-of-clipped-action",
@@ -885,7 +755,6 @@ GAUSSIAN_ACTOR = Check(
             "The policy sampled the unclipped action; that is what the PPO ratio evaluates "
             "later. The density at the clipped value (on the bound) is not the probability "
             "of what the policy did.",
-            LogProbOfClippedAction,
         ),
         Mistake(
             "stores-clipped-action",
@@ -893,28 +762,24 @@ GAUSSIAN_ACTOR = Check(
             "Clip only the copy sent to the env. A stored clipped action piles many samples "
             "onto the bound, and the policy's log-density there says nothing about how "
             "likely the policy was to produce it.",
-            StoresClippedAction,
         ),
         Mistake(
             "env-action-not-clipped",
             "the env action is not clipped to the bounds",
             "A Gaussian sample can be anywhere; the env's action space has bounds. Send "
             "clip(action, low, high) to the env.",
-            EnvActionNotClipped,
         ),
         Mistake(
             "mean-as-action",
             "the mean is returned instead of a sample",
             "During training the policy must explore: draw the action from "
             "distribution(obs). The mean is the greedy action, for evaluation only.",
-            MeanAsAction,
         ),
         Mistake(
             "log-prob-not-summed",
             "act's log-probability is (B, A), not summed over action dims",
             "Normal.log_prob gives one log-density per dimension; the action's "
             "log-probability is their sum, .sum(-1).",
-            LogProbNotSummed,
         ),
     ],
 )
