@@ -226,9 +226,7 @@ def diagnose(case: Case, received: Any, reference_ns: Any | None) -> list[Mistak
             namespace = mistake_namespace(case.check, mistake, reference_ns)
             if namespace is None:
                 continue
-            outcome = run_probe_in_process(
-                case.probe, namespace, case.check.function, case.inputs
-            )
+            outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
             if not isinstance(outcome, Outcome):
                 continue
             value = outcome.value

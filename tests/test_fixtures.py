@@ -74,9 +74,7 @@ def test_stored_mistake_outputs_are_reproduced(module):
     for case in fixtures.load(module):
         check = checks[case["function"]]
         assert "mistakes" in case, ("run: ppo-course fixtures " + module.id, case["name"])
-        fresh = fixtures.mistakes_on(
-            check, resolve_probe(case["probe"]), case["inputs"], reference
-        )
+        fresh = fixtures.mistakes_on(check, resolve_probe(case["probe"]), case["inputs"], reference)
         assert set(fresh) == set(case["mistakes"]), case["name"]
         for name, value in fresh.items():
             problem = compare(case["mistakes"][name], value, check.rtol, check.atol)
