@@ -98,3 +98,21 @@ def test_public_cases_name_mistakes_without_their_code(monkeypatch):
     other = {d.name for c in result.cases if c.case.kind != "known" for d in c.diagnoses}
     assert mistake.name in known
     assert not other
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[m.id for m in MODULES])
+def test_stored_property_values_are_reproduced_by_their_oracles(module):
+    """Properties with ``expect=stored(...)`` read values that the instructor's oracles give."""
+    from autograder.fixtures import Stored
+
+    table = fixtures.oracles(module)
+    for check in engine.load_checks(module):
+        for prop in check.properties:
+            if not isinstance(prop.expect, Stored):
+                continue
+            assert prop.expect.name == prop.name, "run bind_stored on CHECKS"
+            expected = table[prop.expect.oracle](prop.inputs())
+            stored = prop.expect(prop.inputs())
+            rtol = check.rtol if prop.rtol is None else prop.rtol
+            atol = check.atol if prop.atol is None else prop.atol
+            assert compare(expected, stored, rtol, atol) is None, (check.id, prop.name)

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import torch
-from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
 from course.modules import BY_ID
 
@@ -46,10 +46,6 @@ def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def _reverse_cumsum(inputs):
-    return inputs["rewards"].flip(0).cumsum(0).flip(0)
 
 
 DISCOUNTED_RETURNS = Check(
@@ -113,7 +109,7 @@ DISCOUNTED_RETURNS = Check(
             "gamma 1 and no ends gives a reverse cumulative sum",
             lambda: _returns_inputs(4, T=6, N=2, p_done=0.0, gamma=1.0),
             note="G_t = r_t + r_{t+1} + ... + r_{T-1}",
-            expect=_reverse_cumsum,
+            expect=stored("reverse_cumsum"),
         ),
         Property(
             "an end at every step gives the rewards",
@@ -185,16 +181,6 @@ def _draw_logits(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _torch_log_prob(inputs):
-    return Categorical(logits=inputs["logits"]).log_prob(inputs["actions"])
-
-
-def _log_prob_gradient(inputs):
-    logits, actions = inputs["logits"], inputs["actions"]
-    onehot = torch.nn.functional.one_hot(actions, logits.shape[-1]).to(logits.dtype)
-    return {"output": _torch_log_prob(inputs), "grad": onehot - torch.softmax(logits, dim=-1)}
-
-
 CATEGORICAL_LOG_PROB = Check(
     MODULE,
     "categorical_log_prob",
@@ -230,21 +216,21 @@ CATEGORICAL_LOG_PROB = Check(
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _logits_inputs(12, B=16, A=5, scale=3.0),
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "gradient is onehot(a) - softmax(logits)",
             lambda: _logits_inputs(13, B=5, A=3),
             note="d log pi(a) / d logits = onehot(a) - pi",
             probe=grad_wrt_first,
-            expect=_log_prob_gradient,
+            expect=stored("log_prob_gradient"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _logits_inputs(14, B=3, A=3),
             note="the exercise is to write the log-softmax and the gather",
             probe=without_distributions,
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
     ],
     mistakes=[
@@ -289,10 +275,6 @@ def _draw_entropy(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
         cases.append((f"random batch {i + 1} (B={B}, A={A})", {"logits": draw.normal(g, B, A)}))
     return cases
-
-
-def _torch_entropy(inputs):
-    return Categorical(logits=inputs["logits"]).entropy()
 
 
 def _entropy_in_range(received, inputs):
@@ -340,7 +322,7 @@ CATEGORICAL_ENTROPY = Check(
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _entropy_inputs(22, B=16, A=6, scale=3.0),
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
         Property(
             "lies between 0 and log A",
@@ -351,7 +333,7 @@ CATEGORICAL_ENTROPY = Check(
             "written without torch.distributions",
             lambda: _entropy_inputs(24, B=3, A=3),
             probe=without_distributions,
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
     ],
     mistakes=[
@@ -408,14 +390,6 @@ def _draw_pg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _pg_gradient(inputs):
-    log_probs, weights = inputs["log_probs"], inputs["weights"]
-    return {
-        "output": -(log_probs * weights).mean(),
-        "grad": -weights / log_probs.shape[0],
-    }
-
-
 POLICY_GRADIENT_LOSS = Check(
     MODULE,
     "policy_gradient_loss",
@@ -440,7 +414,7 @@ POLICY_GRADIENT_LOSS = Check(
             lambda: _pg_inputs(32, B=6),
             note="d L / d log pi_i = -w_i / B: gradient descent raises log pi where w > 0",
             probe=grad_wrt_first,
-            expect=_pg_gradient,
+            expect=stored("pg_gradient"),
         ),
     ],
     mistakes=[
@@ -463,4 +437,6 @@ POLICY_GRADIENT_LOSS = Check(
     ],
 )
 
-CHECKS = [DISCOUNTED_RETURNS, CATEGORICAL_LOG_PROB, CATEGORICAL_ENTROPY, POLICY_GRADIENT_LOSS]
+CHECKS = bind_stored(
+    [DISCOUNTED_RETURNS, CATEGORICAL_LOG_PROB, CATEGORICAL_ENTROPY, POLICY_GRADIENT_LOSS]
+)

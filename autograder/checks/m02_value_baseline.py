@@ -9,6 +9,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
 from course.modules import BY_ID
 
@@ -70,10 +71,7 @@ ADVANTAGES_FROM_BASELINE = Check(
             note="values requires grad (it comes from the critic); the advantage must not",
             probe=advantage_grad_probe,
             weight=3.0,
-            expect=lambda inputs: {
-                "output": inputs["returns"] - inputs["values"],
-                "carries_gradient": False,
-            },
+            expect=stored("advantages_from_baseline_carries_no"),
         ),
     ],
     mistakes=[
@@ -211,14 +209,6 @@ NORMALIZE_ADVANTAGES = Check(
 # ==== value_mse_loss
 
 
-def _mse_gradient(inputs):
-    values, returns = inputs["values"], inputs["returns"]
-    return {
-        "output": 0.5 * ((values - returns) ** 2).mean(),
-        "grad": (values - returns) / values.shape[0],
-    }
-
-
 VALUE_MSE_LOSS = Check(
     MODULE,
     "value_mse_loss",
@@ -240,7 +230,7 @@ VALUE_MSE_LOSS = Check(
             lambda: _swap(_pair(62, B=6)),
             note="the factor 0.5 cancels the 2 of the square",
             probe=grad_wrt_first,
-            expect=_mse_gradient,
+            expect=stored("mse_gradient"),
         ),
         Property(
             "zero for a perfect critic",
@@ -353,9 +343,11 @@ EXPLAINED_VARIANCE = Check(
     ],
 )
 
-CHECKS = [
-    ADVANTAGES_FROM_BASELINE,
-    NORMALIZE_ADVANTAGES,
-    VALUE_MSE_LOSS,
-    EXPLAINED_VARIANCE,
-]
+CHECKS = bind_stored(
+    [
+        ADVANTAGES_FROM_BASELINE,
+        NORMALIZE_ADVANTAGES,
+        VALUE_MSE_LOSS,
+        EXPLAINED_VARIANCE,
+    ]
+)

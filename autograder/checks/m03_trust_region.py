@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import torch
-from torch.distributions import Categorical, kl_divergence
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
 from course.modules import BY_ID
 
@@ -85,10 +85,7 @@ PROBABILITY_RATIO = Check(
             lambda: _log_prob_pair(103, B=5),
             note="d exp(new - old) / d new = exp(new - old)",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-                "grad": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-            },
+            expect=stored("probability_ratio_gradient_through"),
         ),
         Property(
             "no gradient through old_log_probs",
@@ -97,10 +94,7 @@ PROBABILITY_RATIO = Check(
             "network); the ratio must treat it as a constant",
             probe=grad_wrt_second,
             weight=2.0,
-            expect=lambda inputs: {
-                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-                "grad": torch.zeros(5),
-            },
+            expect=stored("probability_ratio_no_gradient"),
         ),
     ],
     mistakes=[
@@ -178,13 +172,6 @@ def surrogate_gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> 
     return {"objective": objective, "grad": grad}
 
 
-def _vanilla_policy_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    logits = inputs["logits"].detach().clone().requires_grad_(True)
-    log_probs = Categorical(logits=logits).log_prob(inputs["actions"])
-    (log_probs * inputs["advantages"]).mean().backward()
-    return {"objective": inputs["advantages"].mean(), "grad": logits.grad}
-
-
 SURROGATE_OBJECTIVE = Check(
     MODULE,
     "surrogate_objective",
@@ -218,17 +205,14 @@ SURROGATE_OBJECTIVE = Check(
             "so grad mean(r A) = grad mean(log pi * A), the gradient of m01",
             probe=surrogate_gradient_probe,
             weight=2.0,
-            expect=_vanilla_policy_gradient,
+            expect=stored("vanilla_policy_gradient"),
         ),
         Property(
             "gradient with respect to the ratio is A / B",
             lambda: _ratio_advantages(113, B=7),
             note="d mean(r A) / d r_i = A_i / B",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": (inputs["ratio"] * inputs["advantages"]).mean(),
-                "grad": inputs["advantages"] / 7,
-            },
+            expect=stored("surrogate_objective_gradient_with"),
         ),
     ],
     mistakes=[
@@ -275,12 +259,6 @@ def _draw_logit_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             (f"random batch {i + 1} (B={B}, A={A})", {"old_logits": old, "new_logits": new})
         )
     return cases
-
-
-def _torch_kl(inputs: dict[str, Any]) -> torch.Tensor:
-    return kl_divergence(
-        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
-    )
 
 
 def _kl_non_negative(received: Any, inputs: dict[str, Any]) -> str | None:
@@ -330,14 +308,14 @@ CATEGORICAL_KL = Check(
         Property(
             "agrees with torch.distributions.kl_divergence",
             lambda: _logit_pair(122, B=16, A=5, scale=2.0, spread=1.5),
-            expect=_torch_kl,
+            expect=stored("torch_kl"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _logit_pair(126, B=3, A=3),
             note="the exercise is to write the sum over actions with log-softmax",
             probe=without_distributions,
-            expect=_torch_kl,
+            expect=stored("torch_kl"),
         ),
         Property(
             "zero for equal logits",
@@ -360,11 +338,7 @@ CATEGORICAL_KL = Check(
             note="d KL(p || softmax(z)) / d z = softmax(z) - p; TRPO's Fisher-vector product "
             "differentiates this twice",
             probe=grad_wrt_second,
-            expect=lambda inputs: {
-                "output": _torch_kl(inputs),
-                "grad": torch.softmax(inputs["new_logits"], -1)
-                - torch.softmax(inputs["old_logits"], -1),
-            },
+            expect=stored("categorical_kl_gradient_with_respect"),
         ),
     ],
     mistakes=[
@@ -428,13 +402,6 @@ def approx_kl_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     if changed:
         raise InputMutated(changed)
     return out
-
-
-def _both_exact_kl(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    exact = kl_divergence(
-        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
-    )
-    return exact, exact
 
 
 def _two_scalars(received: Any, inputs: dict[str, Any]) -> str | None:
@@ -505,7 +472,7 @@ APPROX_KL = Check(
             note="averaging over a sample whose action counts are proportional to pi_old "
             "computes the expectation under pi_old exactly",
             probe=approx_kl_probe,
-            expect=_both_exact_kl,
+            expect=stored("both_exact_kl"),
         ),
     ],
     mistakes=[
@@ -582,10 +549,6 @@ def cg_products_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[st
     return {"x": x, "products": products}
 
 
-def _dense_solve(inputs: dict[str, Any]) -> torch.Tensor:
-    return torch.linalg.solve(inputs["matrix"].double(), inputs["b"].double()).float()
-
-
 def _products_at_most_iters(received: Any, inputs: dict[str, Any]) -> str | None:
     products = received["products"]
     if products > inputs["iters"]:
@@ -657,7 +620,7 @@ CONJUGATE_GRADIENT = Check(
             note="compared with torch.linalg.solve (in float64, rounded to float32); the "
             "system is well conditioned, so float32 CG agrees to the default tolerance",
             probe=cg_probe,
-            expect=_dense_solve,
+            expect=stored("dense_solve"),
         ),
         Property(
             "at most iters matrix-vector products",
@@ -677,7 +640,7 @@ CONJUGATE_GRADIENT = Check(
             note="for F = 3 I the first step gives x = b / 3 exactly and r = 0: the next "
             "iteration must not run (it would divide 0 by 0)",
             probe=cg_products_probe,
-            expect=lambda inputs: {"x": inputs["b"] / 3.0, "products": 1},
+            expect=stored("conjugate_gradient_stops_after_one"),
         ),
         Property(
             "b = 0 gives x = 0 without any product",
@@ -866,19 +829,6 @@ def _draw_line_searches(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _expected_trace(inputs: dict[str, Any]) -> dict[str, Any]:
-    """What the rule gives for a table, worked out from the rule itself."""
-    tried = []
-    for k in range(inputs["max_backtracks"]):
-        f = 0.5**k
-        tried.append(round(f, 6))
-        improvement, kl = float(inputs["improvements"][k]), float(inputs["kls"][k])
-        threshold = inputs["accept_ratio"] * f * inputs["expected_improve"]
-        if kl <= inputs["max_kl"] and improvement > 0 and improvement >= threshold:
-            return {"result": (True, f * inputs["full_step"]), "tried": tried}
-    return {"result": (False, torch.zeros_like(inputs["full_step"])), "tried": tried}
-
-
 BACKTRACKING_LINE_SEARCH = Check(
     MODULE,
     "backtracking_line_search",
@@ -939,7 +889,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="f = 1 and 1/2 fail (KL and improvement), 1/4 is accepted: evaluate is called "
             "three times, with 1, 1/2 and 1/4 times full_step",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "rejects a step whose KL exceeds max_kl, however good",
@@ -947,7 +897,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="the trust region is a constraint: no improvement buys a step outside it; "
             "after max_backtracks = 4 fractions the result is (False, zeros)",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "rejects a positive but too small improvement, with accept_ratio 0.5",
@@ -958,7 +908,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="thresholds 0.5 * f * 2.0 = 1.0, 0.5, 0.25, 0.125: 0.6, 0.3 and 0.2 fall "
             "short, 0.1 at f = 1/8 does too; nothing is accepted",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "a worse surrogate is never accepted, even with accept_ratio 0",
@@ -966,7 +916,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="improvement must be > 0: f = 1, 1/2 (worse) and 1/4 (no change) are rejected, "
             "1/8 is accepted",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
     ],
     mistakes=[
@@ -997,11 +947,13 @@ BACKTRACKING_LINE_SEARCH = Check(
     ],
 )
 
-CHECKS = [
-    PROBABILITY_RATIO,
-    SURROGATE_OBJECTIVE,
-    CATEGORICAL_KL,
-    APPROX_KL,
-    CONJUGATE_GRADIENT,
-    BACKTRACKING_LINE_SEARCH,
-]
+CHECKS = bind_stored(
+    [
+        PROBABILITY_RATIO,
+        SURROGATE_OBJECTIVE,
+        CATEGORICAL_KL,
+        APPROX_KL,
+        CONJUGATE_GRADIENT,
+        BACKTRACKING_LINE_SEARCH,
+    ]
+)

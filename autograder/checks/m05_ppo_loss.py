@@ -8,6 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, call, mutated
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first
 from course.modules import BY_ID
 
@@ -66,29 +67,6 @@ def _mixed_clip_inputs() -> dict[str, Any]:
         "clip_vloss": True,
         "vf_coef": 0.5,
     }
-
-
-def _value_terms(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    new, old, returns = inputs["new_values"], inputs["old_values"], inputs["returns"]
-    eps = inputs["clip_coef"]
-    unclipped = (new - returns) ** 2
-    clipped = (old + torch.clamp(new - old, -eps, eps) - returns) ** 2
-    return unclipped, clipped
-
-
-def _value_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    """d L / d V: vf_coef (V - R) / B where the unclipped error counts, 0 where the clipped
-    one is strictly larger (the clipped prediction does not depend on V there)."""
-    new, returns, vf_coef = inputs["new_values"], inputs["returns"], inputs["vf_coef"]
-    unclipped, clipped = _value_terms(inputs)
-    if inputs["clip_vloss"]:
-        squared = torch.max(unclipped, clipped)
-        held = clipped > unclipped
-    else:
-        squared = unclipped
-        held = torch.zeros_like(new, dtype=torch.bool)
-    grad = torch.where(held, torch.zeros_like(new), vf_coef * (new - returns) / new.shape[0])
-    return {"output": vf_coef * 0.5 * squared.mean(), "grad": grad}
 
 
 def clipped_vs_unclipped(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +170,7 @@ VALUE_LOSS = Check(
             lambda: _values(124, B=7, clip_coef=0.2, clip_vloss=False, vf_coef=0.5),
             note="the factor 0.5 cancels the 2 of the square",
             probe=grad_wrt_first,
-            expect=_value_gradient,
+            expect=stored("value_gradient"),
         ),
         Property(
             "gradient with clipping: 0 where the clipped error is larger",
@@ -200,16 +178,14 @@ VALUE_LOSS = Check(
             note="where the clipped prediction's error wins the max, the loss no longer depends "
             "on V; elsewhere the gradient is vf_coef * (V - R) / B",
             probe=grad_wrt_first,
-            expect=_value_gradient,
+            expect=stored("value_gradient"),
             weight=2.0,
         ),
         Property(
             "inside the band, clipping changes nothing",
             lambda: _values(125, B=9, clip_coef=0.5, clip_vloss=True, vf_coef=0.5, move=0.1),
             note="every |V - V_old| here is below eps = 0.5, so V_clip = V",
-            expect=lambda inputs: (
-                0.5 * 0.5 * ((inputs["new_values"] - inputs["returns"]) ** 2).mean()
-            ),
+            expect=stored("value_loss_inside_the_band_clipping"),
         ),
         Property(
             "the clipped loss is never below the unclipped one",
@@ -318,10 +294,7 @@ ENTROPY_LOSS = Check(
             lambda: _entropies(132, B=6, ent_coef=0.05),
             note="gradient descent on the loss raises every entropy",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": -0.05 * inputs["entropy"].mean(),
-                "grad": torch.full_like(inputs["entropy"], -0.05 / 6),
-            },
+            expect=stored("entropy_loss_gradient_ent_coef_b"),
         ),
         Property(
             "ent_coef 0 gives 0",
@@ -412,12 +385,7 @@ PPO_LOSS = Check(
             lambda: _terms(142),
             note="the total is a plain sum: each term reaches its parameters unscaled",
             probe=term_gradients,
-            expect=lambda inputs: {
-                "output": inputs["pg_loss"] + inputs["v_loss"] + inputs["ent_loss"],
-                "d/d pg_loss": torch.tensor(1.0),
-                "d/d v_loss": torch.tensor(1.0),
-                "d/d ent_loss": torch.tensor(1.0),
-            },
+            expect=stored("ppo_loss_gradient_1_with_respect_to"),
         ),
     ],
     mistakes=[
@@ -542,26 +510,6 @@ def _gradient_inputs() -> dict[str, Any]:
     return _step(151, B=6, normalize_advantages=True, clip_vloss=False, spread=0.05)
 
 
-def _expected_step_gradients(inputs: dict[str, Any]) -> dict[str, Any]:
-    batch = inputs["batch"]
-    B = inputs["entropy"].shape[0]
-    ratio = torch.exp(inputs["new_log_probs"] - batch["log_probs"])
-    eps = inputs["clip_coef"]
-    assert bool(((ratio - 1).abs() < eps).all()), "the property needs ratios inside the band"
-    adv = batch["advantages"]
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    error = inputs["new_values"] - batch["returns"]
-    vf, ent = inputs["vf_coef"], inputs["ent_coef"]
-    loss = -(adv * ratio).mean() + vf * 0.5 * (error**2).mean() - ent * inputs["entropy"].mean()
-    return {
-        "loss": loss,
-        # d(-A' r / B)/d log pi = -A' r / B, since d r / d log pi = r
-        "d loss / d new_log_probs": -adv * ratio / B,
-        "d loss / d entropy": torch.full_like(inputs["entropy"], -ent / B),
-        "d loss / d new_values": vf * error / B,
-    }
-
-
 def affine_advantages(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The policy loss for advantages A and 5 A + 2, with normalisation on."""
     shifted = dict(inputs)
@@ -669,7 +617,7 @@ TRAINING_STEP_LOSS = Check(
             note="ratios inside the band, no value clipping: d/d log pi_i = -A'_i r_i / B, "
             "d/d H_i = -ent_coef / B, d/d V_i = vf_coef (V_i - R_i) / B",
             probe=step_gradients,
-            expect=_expected_step_gradients,
+            expect=stored("expected_step_gradients"),
         ),
     ],
     mistakes=[
@@ -695,4 +643,4 @@ TRAINING_STEP_LOSS = Check(
     ],
 )
 
-CHECKS = [VALUE_LOSS, ENTROPY_LOSS, PPO_LOSS, TRAINING_STEP_LOSS]
+CHECKS = bind_stored([VALUE_LOSS, ENTROPY_LOSS, PPO_LOSS, TRAINING_STEP_LOSS])

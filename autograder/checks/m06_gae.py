@@ -8,6 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
+from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
 MODULE = BY_ID["m06"]
@@ -75,37 +76,6 @@ def _flags(rows: list[str]) -> torch.Tensor:
 
 
 # ==== what the properties expect, computed directly from the definitions
-
-
-def _td_errors(inputs: dict[str, Any]) -> torch.Tensor:
-    not_terminated = 1.0 - inputs["terminated"].float()
-    return (
-        inputs["rewards"]
-        + inputs["gamma"] * not_terminated * inputs["next_values"]
-        - inputs["values"]
-    )
-
-
-def _lambda_zero(inputs: dict[str, Any]):
-    deltas = _td_errors(inputs)
-    return deltas, deltas + inputs["values"]
-
-
-def _monte_carlo(inputs: dict[str, Any]):
-    """G_t = r_t + gamma * G_{t+1} inside an episode, 0 after a termination, and
-    next_values[T - 1] after the last step: the bootstrapped Monte-Carlo return."""
-    rewards, gamma = inputs["rewards"], inputs["gamma"]
-    not_terminated = 1.0 - inputs["terminated"].float()
-    following = inputs["next_values"][-1]
-    returns = torch.zeros_like(rewards)
-    for t in reversed(range(rewards.shape[0])):
-        following = rewards[t] + gamma * not_terminated[t] * following
-        returns[t] = following
-    return returns - inputs["values"], returns
-
-
-def _gamma_zero(inputs: dict[str, Any]):
-    return inputs["rewards"] - inputs["values"], inputs["rewards"]
 
 
 def unmodified_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
@@ -320,20 +290,20 @@ COMPUTE_GAE = Check(
             "lambda 0 gives the one-step TD error",
             lambda: _seeded(5, T=6, N=3, gamma=0.95, gae_lambda=0.0, p_trunc=0.25),
             note="A_t = delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)",
-            expect=_lambda_zero,
+            expect=stored("lambda_zero"),
         ),
         Property(
             "lambda 1 without truncation gives the Monte-Carlo return minus the value",
             lambda: _seeded(6, T=8, N=3, gamma=0.97, gae_lambda=1.0, p_term=0.2, p_trunc=0.0),
             note="the TD errors telescope: A_t = G_t - V(s_t), with G the discounted return "
             "cut at terminations and bootstrapped with next_values after the last step",
-            expect=_monte_carlo,
+            expect=stored("monte_carlo"),
         ),
         Property(
             "gamma 0 gives r - V",
             lambda: _seeded(7, T=5, N=2, gamma=0.0, gae_lambda=0.9),
             note="nothing after r_t counts: A = r - V and the returns are the rewards",
-            expect=_gamma_zero,
+            expect=stored("gamma_zero"),
         ),
         Property(
             "leaves its inputs unmodified",
@@ -410,4 +380,4 @@ COMPUTE_GAE = Check(
     ],
 )
 
-CHECKS = [COMPUTE_GAE]
+CHECKS = bind_stored([COMPUTE_GAE])

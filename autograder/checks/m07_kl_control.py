@@ -9,6 +9,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, clone_inputs
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
 from course.modules import BY_ID
 
@@ -69,10 +70,6 @@ def grad_wrt_kl(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any
     return {"output": out, "grad": grad}
 
 
-def _objective(inputs: dict[str, Any]) -> torch.Tensor:
-    return (inputs["ratio"] * inputs["advantages"]).mean() - inputs["beta"] * inputs["kl"]
-
-
 KL_PENALTY_OBJECTIVE = Check(
     MODULE,
     "kl_penalty_objective",
@@ -109,24 +106,21 @@ KL_PENALTY_OBJECTIVE = Check(
             lambda: _penalty(173, B=6, beta=2.0, spread=0.5),
             note="the surrogate is not clipped, so every sample keeps its gradient",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": _objective(inputs),
-                "grad": inputs["advantages"] / inputs["advantages"].shape[0],
-            },
+            expect=stored("kl_penalty_objective_gradient_a_b"),
         ),
         Property(
             "gradient -beta with respect to the KL",
             lambda: _penalty(174, B=4, beta=3.0),
             note="raising the KL lowers the objective at the rate beta",
             probe=grad_wrt_kl,
-            expect=lambda inputs: {"output": _objective(inputs), "grad": torch.tensor(-3.0)},
+            expect=stored("kl_penalty_objective_gradient_beta"),
             weight=2.0,
         ),
         Property(
             "beta 0 gives the plain surrogate mean(r A)",
             lambda: _penalty(175, B=7, beta=0.0),
             note="m03's surrogate objective",
-            expect=lambda inputs: (inputs["ratio"] * inputs["advantages"]).mean(),
+            expect=stored("kl_penalty_objective_beta_0_gives"),
         ),
     ],
     mistakes=[
@@ -400,4 +394,4 @@ SHOULD_STOP_EARLY = Check(
     ],
 )
 
-CHECKS = [KL_PENALTY_OBJECTIVE, UPDATE_KL_BETA, SHOULD_STOP_EARLY]
+CHECKS = bind_stored([KL_PENALTY_OBJECTIVE, UPDATE_KL_BETA, SHOULD_STOP_EARLY])

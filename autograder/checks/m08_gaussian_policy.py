@@ -11,6 +11,7 @@ from torch.distributions import Normal
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
 from course.modules import BY_ID
 
@@ -62,24 +63,6 @@ def _draw_log_prob(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def _torch_log_prob(inputs: dict[str, Any]) -> torch.Tensor:
-    dist = Normal(inputs["mean"], inputs["log_std"].exp())
-    return dist.log_prob(inputs["actions"]).sum(-1)
-
-
-def _mean_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    var = (2.0 * inputs["log_std"]).exp()
-    grad = (inputs["actions"] - inputs["mean"]) / var.expand_as(inputs["mean"])
-    return {"output": _torch_log_prob(inputs), "grad": grad}
-
-
-def _log_std_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    z = (inputs["actions"] - inputs["mean"]) / inputs["log_std"].exp()
-    per_sample = z.pow(2) - 1.0
-    grad = per_sample if inputs["log_std"].dim() == 2 else per_sample.sum(0)
-    return {"output": _torch_log_prob(inputs), "grad": grad}
 
 
 GAUSSIAN_LOG_PROB = Check(
@@ -147,21 +130,21 @@ GAUSSIAN_LOG_PROB = Check(
                 f"agrees with torch.distributions.Normal, A = {A}",
                 lambda A=A, seed=seed: _log_prob_inputs(seed, B=16, A=A),
                 note="Normal(mean, exp(log_std)).log_prob(actions).sum(-1)",
-                expect=_torch_log_prob,
+                expect=stored("torch_log_prob"),
             )
             for seed, A in ((84, 1), (85, 2), (86, 6))
         ],
         Property(
             "agrees with torch.distributions.Normal, log_std (B, A)",
             lambda: _log_prob_inputs(87, B=12, A=3, per_state=True),
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "gradient with respect to the mean is (a - mu) / sigma^2",
             lambda: _log_prob_inputs(88, B=6, A=3),
             note="the policy gradient pushes the mean toward actions with positive advantage",
             probe=grad_wrt_first,
-            expect=_mean_gradient,
+            expect=stored("mean_gradient"),
         ),
         Property(
             "gradient with respect to log_std is the sum over the batch of z^2 - 1",
@@ -169,14 +152,14 @@ GAUSSIAN_LOG_PROB = Check(
             note="d log pi / d log sigma = z^2 - 1: the spread grows when samples land "
             "further than one sigma out, and log_std (A,) collects it from every row",
             probe=grad_wrt_second,
-            expect=_log_std_gradient,
+            expect=stored("log_std_gradient"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _log_prob_inputs(90, B=4, A=2),
             note="the exercise is to write the closed form",
             probe=without_distributions,
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "float64 inputs give a float64 (B,) output",
@@ -251,12 +234,6 @@ def _normal_entropy_inputs(seed: int, B: int, A: int) -> dict[str, Any]:
     }
 
 
-def _torch_entropy(inputs: dict[str, Any]) -> torch.Tensor:
-    log_std = inputs["log_std"]
-    mean = inputs.get("mean", torch.zeros_like(log_std))
-    return Normal(mean, log_std.exp()).entropy().sum(-1)
-
-
 def log_std_only_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     """Call with ``log_std`` alone (the inputs also hold a mean, for the expectation)."""
     log_std = inputs["log_std"].clone()
@@ -309,7 +286,7 @@ GAUSSIAN_ENTROPY = Check(
                 note="Normal(mean, exp(log_std)).entropy().sum(-1), with means far from 0: "
                 "the entropy does not depend on the mean",
                 probe=log_std_only_probe,
-                expect=_torch_entropy,
+                expect=stored("torch_entropy"),
             )
             for seed, A in ((94, 1), (95, 2), (96, 6))
         ],
@@ -318,16 +295,13 @@ GAUSSIAN_ENTROPY = Check(
             lambda: _entropy_inputs(97, 3, 4),
             note="dH / d log sigma_j = 1: the entropy bonus widens every dimension alike",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": _torch_entropy(inputs),
-                "grad": torch.ones_like(inputs["log_std"]),
-            },
+            expect=stored("gaussian_entropy_gradient_with"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _entropy_inputs(98, 2, 3),
             probe=without_distributions,
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
         Property(
             "float64 inputs give a float64 output",
@@ -434,15 +408,6 @@ def _draw_actors(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _policy(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean and the stddev (B, A) that the fixed architecture gives with these weights."""
-    p, x = inputs["params"], inputs["obs"]
-    h = torch.tanh(x @ p["mean_net.0.weight"].T + p["mean_net.0.bias"])
-    h = torch.tanh(h @ p["mean_net.2.weight"].T + p["mean_net.2.bias"])
-    mean = h @ p["mean_net.4.weight"].T + p["mean_net.4.bias"]
-    return mean, p["log_std"].exp().expand_as(mean)
-
-
 def _build(ns: Any, function: str, inputs: dict[str, Any]) -> nn.Module:
     """Construct the class under test and load the known weights into it, by name."""
     actor = getattr(ns, function)(inputs["obs_dim"], inputs["act_dim"], inputs["hidden"])
@@ -478,11 +443,6 @@ def distribution_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[s
     return {"type": type(dist).__name__, "mean": dist.mean, "stddev": dist.stddev}
 
 
-def _expected_distribution(inputs: dict[str, Any]) -> dict[str, Any]:
-    mean, std = _policy(inputs)
-    return {"type": "Normal", "mean": mean, "stddev": std}
-
-
 def structure_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Construct with ``initial_log_std``; report log_std and the parameters' names and
     shapes."""
@@ -494,24 +454,6 @@ def structure_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
         "log_std_is_parameter": isinstance(log_std, nn.Parameter),
         "log_std": log_std.detach().clone() if isinstance(log_std, torch.Tensor) else None,
         "parameters": sorted([name, list(p.shape)] for name, p in actor.named_parameters()),
-    }
-
-
-def _expected_structure(inputs: dict[str, Any]) -> dict[str, Any]:
-    obs_dim, act_dim, hidden = inputs["obs_dim"], inputs["act_dim"], inputs["hidden"]
-    shapes = {
-        "mean_net.0.weight": [hidden, obs_dim],
-        "mean_net.0.bias": [hidden],
-        "mean_net.2.weight": [hidden, hidden],
-        "mean_net.2.bias": [hidden],
-        "mean_net.4.weight": [act_dim, hidden],
-        "mean_net.4.bias": [act_dim],
-        "log_std": [act_dim],
-    }
-    return {
-        "log_std_is_parameter": True,
-        "log_std": torch.full((act_dim,), -0.5),
-        "parameters": sorted([name, shape] for name, shape in shapes.items()),
     }
 
 
@@ -532,29 +474,28 @@ def gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, 
 
 def _gradient_inputs(seed: int) -> dict[str, Any]:
     inputs = _seeded_actor(seed, obs_dim=3, act_dim=2, hidden=5, B=6)
-    mean, std = _policy(inputs)
     g = draw.generator(seed + 1000)
-    inputs["actions"] = mean + std * draw.normal(g, *mean.shape, scale=1.5)
+    inputs["actions"] = draw.normal(g, 6, 2, scale=1.5)
     return inputs
 
 
-def _expected_gradients(inputs: dict[str, Any]) -> dict[str, Any]:
-    mean, std = _policy(inputs)
-    z = (inputs["actions"] - mean) / std
-    return {
-        "log_std": (z.pow(2) - 1.0).sum(0),
-        "mean_net.4.bias": (z / std).sum(0),
-    }
-
-
 def act_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Load the weights, call ``act(obs, low, high)``: what it returns, by name."""
+    """Load the weights, call ``act(obs, low, high)``: what it returns, by name, and the
+    mean and stddev of the actor's own ``distribution(obs)``, to which the sample and its
+    log-probability must belong."""
     actor = _build(ns, function, inputs)
     obs = inputs["obs"].clone()
     with torch.no_grad():
         action, log_prob, env_action = actor.act(obs, inputs["low"], inputs["high"])
+        dist = actor.distribution(obs)
     _obs_unchanged(obs, inputs["obs"])
-    return {"action": action, "log_prob": log_prob, "env_action": env_action}
+    return {
+        "action": action,
+        "log_prob": log_prob,
+        "env_action": env_action,
+        "mean": dist.mean,
+        "stddev": dist.stddev,
+    }
 
 
 def _act_shapes(received: dict[str, Any], inputs: dict[str, Any]) -> str | None:
@@ -596,7 +537,7 @@ def _log_prob_of_sample(received: dict[str, Any], inputs: dict[str, Any]) -> str
     problem = _act_shapes(received, inputs)
     if problem:
         return problem
-    mean, std = _policy(inputs)
+    mean, std = received["mean"], received["stddev"]
     wanted = Normal(mean, std).log_prob(received["action"]).sum(-1)
     if not torch.allclose(received["log_prob"], wanted, rtol=1e-5, atol=1e-6):
         return "log_prob must be log pi(action|obs) of the returned (unclipped) action"
@@ -607,7 +548,7 @@ def _samples_follow_policy(received: dict[str, Any], inputs: dict[str, Any]) -> 
     problem = _act_shapes(received, inputs)
     if problem:
         return problem
-    mean, std = _policy(inputs)
+    mean, std = received["mean"], received["stddev"]
     z = (received["action"] - mean) / std
     n = z.shape[0]
     # Over n standard normal draws, |mean| exceeds 5 / sqrt(n) and the sample std leaves
@@ -686,7 +627,7 @@ GAUSSIAN_ACTOR = Check(
             note="GaussianActor(3, 2, hidden=5, initial_log_std=-0.5): its parameters are "
             "the mean network's and log_std, with the names and shapes the docstring fixes",
             probe=structure_probe,
-            expect=_expected_structure,
+            expect=stored("expected_structure"),
         ),
         Property(
             "log_std and the mean network receive the gradient of the log-probability",
@@ -694,14 +635,14 @@ GAUSSIAN_ACTOR = Check(
             note="d/d log_std of sum_i log pi(a_i|s_i) = sum_i (z_i^2 - 1); d/d (last bias) "
             "= sum_i z_i / sigma",
             probe=gradient_probe,
-            expect=_expected_gradients,
+            expect=stored("expected_gradients"),
         ),
         Property(
             "distribution for a batch of one",
             lambda: _seeded_actor(104, obs_dim=4, act_dim=3, hidden=6, B=1),
             note="mean and stddev are (1, A)",
             probe=distribution_probe,
-            expect=_expected_distribution,
+            expect=stored("expected_distribution"),
         ),
         Property(
             "act sends the sample clipped to the bounds to the env",
@@ -784,4 +725,4 @@ GAUSSIAN_ACTOR = Check(
     ],
 )
 
-CHECKS = [GAUSSIAN_LOG_PROB, GAUSSIAN_ENTROPY, GAUSSIAN_ACTOR]
+CHECKS = bind_stored([GAUSSIAN_LOG_PROB, GAUSSIAN_ENTROPY, GAUSSIAN_ACTOR])

@@ -17,6 +17,7 @@ from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
 MODULE = BY_ID["m09"]
@@ -197,11 +198,6 @@ def _draw_annealing(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _linear_schedule(inputs):
-    n, lr = int(inputs["num_updates"]), inputs["initial_lr"]
-    return torch.tensor([(1.0 - (u - 1.0) / n) * lr for u in range(1, n + 1)], dtype=torch.float64)
-
-
 LINEAR_ANNEALING = Check(
     MODULE,
     "linear_annealing",
@@ -231,7 +227,7 @@ LINEAR_ANNEALING = Check(
             lambda: _annealing(1, 7, 0.003),
             note="the rates set for updates 1 to 7",
             probe=schedule_probe,
-            expect=_linear_schedule,
+            expect=stored("linear_schedule"),
         ),
     ],
     mistakes=[
@@ -414,18 +410,6 @@ def _init_case(kind: str, seed: int) -> dict[str, Any]:
     return {"kind": kind, "obs_dim": 6, "actions": 3, "hidden": 16, "seed": seed}
 
 
-def _init_facts(inputs: dict[str, Any]) -> dict[str, Any]:
-    facts = {
-        "actor biases are zero": True,
-        "actor gains": torch.tensor([math.sqrt(2), math.sqrt(2), 0.01]),
-        "critic biases are zero": True,
-        "critic gains": torch.tensor([math.sqrt(2), math.sqrt(2), 1.0]),
-    }
-    if inputs["kind"] == "continuous":
-        facts["log_std"] = torch.zeros(int(inputs["actions"]))
-    return facts
-
-
 def _sample_consistent(received, inputs):
     if not isinstance(received, dict):
         return "expected the probe's facts"
@@ -519,7 +503,7 @@ ACTOR_CRITIC = Check(
             "discrete: initial gains sqrt(2), 0.01 (policy) and 1 (value), zero biases",
             lambda: _init_case("discrete", 3),
             probe=init_probe,
-            expect=_init_facts,
+            expect=stored("init_facts"),
             rtol=1e-4,
             atol=1e-5,
         ),
@@ -527,7 +511,7 @@ ACTOR_CRITIC = Check(
             "continuous: the same, and log_std starts at 0 with shape (A,)",
             lambda: _init_case("continuous", 4),
             probe=init_probe,
-            expect=_init_facts,
+            expect=stored("init_facts"),
             rtol=1e-4,
             atol=1e-5,
         ),
@@ -859,4 +843,4 @@ PPO_UPDATE = Check(
     ],
 )
 
-CHECKS = [LAYER_INIT, LINEAR_ANNEALING, ACTOR_CRITIC, PPO_UPDATE]
+CHECKS = bind_stored([LAYER_INIT, LINEAR_ANNEALING, ACTOR_CRITIC, PPO_UPDATE])
