@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
@@ -161,8 +162,7 @@ def surrogate_gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> 
     """Build r = exp(log pi - log pi.detach()) (so r = 1) from logits that require grad, and
     return the objective and its gradient with respect to the logits."""
     logits = inputs["logits"].detach().clone().requires_grad_(True)
-    log_probs = torch.log_softmax(logits, dim=-1).gather(-1, inputs["actions"].unsqueeze(-1))
-    log_probs = log_probs.squeeze(-1)
+    log_probs = Categorical(logits=logits).log_prob(inputs["actions"])
     ratio = torch.exp(log_probs - log_probs.detach())
     objective = getattr(ns, function)(ratio, inputs["advantages"].clone())
     if not isinstance(objective, torch.Tensor) or not objective.requires_grad:
