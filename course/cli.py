@@ -1,7 +1,7 @@
 """The ``ppo-course`` command.
 
 Students:    check, train
-Instructors: grade, notebooks, release
+Instructors: grade, notebooks, release, gradescope
 Maintainers: build, fixtures, figures
 
 Exit codes: 0 success; 1 some checks failed (or a training run did not reach its goal
@@ -197,6 +197,19 @@ def cmd_release(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from course import gradescope
+
+    modules = _modules(args.modules)
+    try:
+        out = gradescope.build(Path(args.out), modules)
+    except gradescope.GradescopeError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote the Gradescope autograder {out} ({', '.join(m.id for m in modules)})")
+    print("it holds the reference solutions and your hidden seed: upload it, never share it")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- figures
 
 
@@ -350,6 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-notebooks", action="store_true", help="skip the notebooks (no nbgrader needed)"
     )
     release.set_defaults(func=cmd_release)
+
+    gradescope = sub.add_parser(
+        "gradescope",
+        help="build a Gradescope autograder zip",
+        description="Write a Gradescope autograder (setup.sh, run_autograder, the course "
+        "with its solutions and your hidden seed) that grades each submission sandboxed.",
+    )
+    gradescope.add_argument("out", help="the zip to write (autograder.zip)")
+    gradescope.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
+    gradescope.set_defaults(func=cmd_gradescope)
 
     figures = sub.add_parser(
         "figures",

@@ -40,8 +40,16 @@ CONFIG = '''"""nbgrader configuration of the PPO course (written by `ppo-course 
 
 import os
 import tempfile
+import warnings
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
+
+# nbgrader 0.9 with SQLAlchemy 2 warns, the first time it autogrades a submission, that the
+# new submission is "not in session" for an autoflush; it is added to the gradebook right
+# after, and the grades are right. Only that message is silenced.
+warnings.filterwarnings(
+    "ignore", message=r"Object of type <Submitted\\w+> not in session", module="nbgrader"
+)
 
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = {root!r}
