@@ -182,11 +182,6 @@ PATCH = (
 @pytest.mark.slow
 def test_a_notebook_that_patches_the_autograder_gets_its_true_score_from_grade(course, tmp_path):
     """In the kernel the patch wins; ``ppo-course grade`` (sandboxed) is not fooled."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "course.cli", "grade", "--help"], capture_output=True, text=True
-    ).stdout
-    if "ipynb" not in help_text and "notebook" not in help_text:
-        pytest.skip("ppo-course grade does not read notebook submissions yet")
     module = BY_ID["m05"]
     name = f"{module.name}.ipynb"
     source = course / "source" / "m05" / name
@@ -207,6 +202,11 @@ def test_a_notebook_that_patches_the_autograder_gets_its_true_score_from_grade(c
     table = grades(course)
     assert table[("m05", "patcher")] == (8.0, 8.0), "the patch should fool the kernel"
     assert table[("m05", "honest")][0] < 8
+    help_text = subprocess.run(
+        [sys.executable, "-m", "course.cli", "grade", "--help"], capture_output=True, text=True
+    ).stdout
+    if "ipynb" not in help_text and "notebook" not in help_text:
+        pytest.skip("ppo-course grade does not read notebook submissions yet")
     folder = tmp_path / "submitted"  # nbgrader's layout: <student>/<module>/<notebook>
     for student in ("honest", "patcher"):
         shutil.copytree(course / "submitted" / student, folder / student)
