@@ -103,10 +103,37 @@ def collect_submission(submission: Path, target: Path) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
     names = []
     for path in sorted(submission.iterdir()):
-        if path.is_file() and path.suffix in (".py", ".ipynb"):
+        if path.is_file() and path.suffix == ".py":
             shutil.copy(path, target / path.name)
             names.append(path.name)
+        elif path.is_file() and path.suffix == ".ipynb":
+            script = target / path.with_suffix(".py").name
+            if not script.exists():  # a .py file of the same module wins
+                script.write_text(notebook_script(path))
+            names.append(path.name)
     return names
+
+
+def notebook_script(path: Path) -> str:
+    """The code of a notebook as a module: its code cells in order, without the autograded
+    test cells (they would run the checks inside the submission) and without IPython's
+    ``%magic`` and ``!shell`` lines. A file that is not a notebook gives an empty module
+    with a comment, so that grading reports the missing functions."""
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"# {path.name} is not a readable notebook\n"
+    parts = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        lines = [x for x in text.splitlines() if not x.lstrip().startswith(("%", "!"))]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
 
 
 def _part(check_result, kinds: tuple[str, ...], total: float):

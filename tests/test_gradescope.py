@@ -163,3 +163,21 @@ def test_collect_submission_looks_into_one_folder(tmp_path):
     names = gradescope.collect_submission(tmp_path / "sub", tmp_path / "out")
     assert names == ["m01_policy_gradient.py", "m05_ppo_loss.ipynb"]
     shutil.rmtree(tmp_path / "out")
+
+
+def test_a_correct_notebook_submission_scores_full_marks(autograder, tmp_path):
+    """A notebook (the m01 notebook with the reference in its answer cells) is graded like
+    the .py file: its test cells are left out, its code is the module."""
+    pytest.importorskip("jupytext")
+    import nbformat
+
+    from course import notebooks
+
+    nb = notebooks.notebook(BY_ID["m01"])
+    root = _root(autograder, tmp_path, {})
+    nbformat.write(nb, str(root / "submission" / "m01_policy_gradient.ipynb"))
+    data = _run(root)
+    m01 = [t for t in data["tests"] if t["name"].startswith("m01")]
+    assert sum(t["score"] for t in m01) == sum(t["max_score"] for t in m01) == 9
+    script = gradescope.notebook_script(root / "submission" / "m01_policy_gradient.ipynb")
+    assert "check(" not in script and "def discounted_returns" in script
