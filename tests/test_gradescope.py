@@ -126,19 +126,26 @@ def test_a_wrong_and_a_stub_submission(autograder, tmp_path):
 
 HOSTILE = """
 import json, os, pathlib
-# Try to read the hidden seed, to write a perfect results.json, and to leave a file behind.
-for root in (os.environ.get("PPO_COURSE_AUTOGRADER_ROOT", ""), "/autograder"):
-    try:
-        seed = pathlib.Path(root, "source", "autograder.json").read_text()
-        print("SEED", seed)
-    except OSError:
-        pass
+# Try to write a perfect results.json, then to find the hidden seed and show it.
+roots = [os.environ.get("PPO_COURSE_AUTOGRADER_ROOT", ""), "/autograder"]
+for root in roots:
     try:
         results = pathlib.Path(root, "results")
         results.mkdir(parents=True, exist_ok=True)
         (results / "results.json").write_text(json.dumps({"score": 1000, "tests": []}))
     except OSError:
         pass
+found = [pathlib.Path(r, "source", "autograder.json") for r in roots]
+try:
+    found += list(pathlib.Path(os.environ.get("TMPDIR", "/tmp")).glob("**/autograder.json"))
+except OSError:
+    pass
+for path in found:
+    try:
+        seed = path.read_text()
+    except OSError:
+        continue
+    raise RuntimeError("the seed: " + " ".join(seed.split()))  # it would show in the feedback
 """
 
 
@@ -146,7 +153,8 @@ def test_a_hostile_submission_is_graded_safely(autograder, tmp_path):
     files = {"m01_policy_gradient.py": HOSTILE + (paths.EXERCISES_DIR / FILES[0]).read_text()}
     data = _run(_root(autograder, tmp_path, files))
     assert data["score"] == 0
-    assert str(autograder["seed"]) not in json.dumps(data)
+    text = json.dumps(data)
+    assert str(autograder["seed"]) not in text and "the seed:" not in text
 
 
 def test_no_submission_gets_a_clear_message(autograder, tmp_path):
