@@ -158,8 +158,11 @@ def percent_source(module: Module, points: dict[str, int] | None = None) -> str:
             setup.pop()
         out += [f"# %% {_meta(grade=False, solution=False, locked=True, grade_id='setup')}"]
         out += [*setup, ""]
+    given = set(out)
     for earlier, names in carried:
-        out += _carried_cells(module, earlier, names)
+        cells = _carried_cells(module, earlier, names, given)
+        given |= set(cells)
+        out += cells
 
     later = body[first_def:]
     for index, node in enumerate(later):
@@ -196,9 +199,10 @@ def percent_source(module: Module, points: dict[str, int] | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _carried_cells(module: Module, earlier: str, names: list[str]) -> list[str]:
+def _carried_cells(module: Module, earlier: str, names: list[str], given: set[str]) -> list[str]:
     """Answer cells (no points) for the earlier module's functions that ``module`` calls,
-    and the earlier module's other definitions those functions need."""
+    and the earlier module's other definitions those functions need; a locked cell with
+    the earlier module's imports that ``given`` (the lines so far) lacks."""
     from course.modules import BY_NAME
 
     source = (paths.SOLUTIONS_DIR / f"{earlier}.py").read_text()
@@ -231,6 +235,7 @@ def _carried_cells(module: Module, earlier: str, names: list[str]) -> list[str]:
         if isinstance(n, ast.Import)
         or (isinstance(n, ast.ImportFrom) and n.level == 0 and n.module != "__future__")
     ]
+    imports = [line for line in imports if line not in given]
     if imports:
         meta = _meta(grade=False, solution=False, locked=True, grade_id=f"{earlier_id}_imports")
         out += [f"# %% {meta}", *imports, ""]
