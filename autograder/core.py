@@ -192,30 +192,18 @@ class Property:
 
 @dataclass
 class Mistake:
-    """A misconception students really have, as a wrong version of the graded function.
+    """A misconception students really have: its name, a title and an explanation.
 
-    Either ``fn`` has the graded function's signature, or ``derive(reference)`` builds the
-    wrong version from the reference module (a wrapper or a subclass that changes one
-    thing), so that the catalogue does not spell out the answer; derived mistakes are
-    recognised where the reference is installed. ``explanation`` says what is wrong and
-    why, in a sentence or two; the feedback shows it when a student's output matches.
+    ``explanation`` says what is wrong and why, in a sentence or two; the feedback shows
+    it when a student's output matches the mistake's. The wrong version itself is code
+    that is one small edit from the answer, so it lives on the instructor's side, in
+    ``solutions/mistakes/`` (see that package); the fixture files keep each mistake's
+    output on the public cases, so that a student's own check names it there too.
     """
 
     name: str
     title: str
     explanation: str
-    fn: Callable[..., Any] | None = None
-    derive: Callable[[Any], Callable[..., Any]] | None = None
-
-    def __post_init__(self) -> None:
-        if (self.fn is None) == (self.derive is None):
-            raise ValueError(f"mistake {self.name!r} needs exactly one of fn and derive")
-
-    def build(self, reference: Any | None) -> Callable[..., Any] | None:
-        """The wrong version, or None when it must be derived and no reference exists."""
-        if self.fn is not None:
-            return self.fn
-        return None if reference is None else self.derive(reference)
 
 
 @dataclass

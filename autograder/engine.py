@@ -162,25 +162,65 @@ def build_cases(
     return cases, notes
 
 
+def _mistake_code() -> Any | None:
+    """The package ``solutions/mistakes`` (the code of the catalogued mistakes), loaded by
+    file, or None where it is not installed (a student's copy of the course)."""
+    global _MISTAKE_CODE
+    if _MISTAKE_CODE is None:
+        init = paths.SOLUTIONS_DIR / "mistakes" / "__init__.py"
+        if not init.is_file():
+            return None
+        import importlib.util
+        import sys
+
+        spec = importlib.util.spec_from_file_location("_ppo_solutions_mistakes", init)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = loaded
+        spec.loader.exec_module(loaded)
+        _MISTAKE_CODE = loaded
+    return _MISTAKE_CODE
+
+
+_MISTAKE_CODE: Any | None = None
+
+
 def mistake_namespace(check: Check, mistake: Mistake, reference_ns: Any | None):
-    """The reference with ``check``'s function replaced by ``mistake`` (None when the
-    mistake must be derived from a reference that is not installed)."""
-    wrong = mistake.build(reference_ns)
+    """The reference with ``check``'s function replaced by ``mistake`` (None where the
+    mistake's code, under ``solutions/mistakes/``, or the reference it needs is absent)."""
+    code = _mistake_code()
+    if code is None:
+        return None
+    wrong = code.build(check.module.name, check.function, mistake.name, reference_ns)
     if wrong is None:
         return None
     return override(reference_ns, **{check.function: wrong})
 
 
 def diagnose(case: Case, received: Any, reference_ns: Any | None) -> list[Mistake]:
-    """The catalogued mistakes whose output on this case matches what was received."""
+    """The catalogued mistakes whose output on this case matches what was received.
+
+    On a known case the mistakes' outputs stored in the fixture file are compared, so no
+    mistake code is needed; on hidden cases and properties the mistakes run, where their
+    code is installed."""
     found = []
     rtol, atol = case.tolerances
+    stored = None
+    if case.kind == "known":
+        stored = fixture_files.mistake_outputs(case.check.module, case.check.function, case.name)
     for mistake in case.check.mistakes:
-        namespace = mistake_namespace(case.check, mistake, reference_ns)
-        if namespace is None:
-            continue
-        outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
-        if isinstance(outcome, Outcome) and compare(outcome.value, received, rtol, atol) is None:
+        if stored is not None:
+            if mistake.name not in stored:
+                continue
+            value = stored[mistake.name]
+        else:
+            namespace = mistake_namespace(case.check, mistake, reference_ns)
+            if namespace is None:
+                continue
+            outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
+            if not isinstance(outcome, Outcome):
+                continue
+            value = outcome.value
+        if compare(value, received, rtol, atol) is None:
             found.append(mistake)
     return found
 

@@ -1,7 +1,7 @@
 """The ``ppo-course`` command.
 
 Students:    check, train
-Instructors: grade, notebooks
+Instructors: grade, notebooks, release, gradescope
 Maintainers: build, fixtures, figures
 
 Exit codes: 0 success; 1 some checks failed (or a training run did not reach its goal
@@ -257,11 +257,48 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- release
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from course import release
+
+    modules = _modules(args.modules)
+    try:
+        result = release.release(
+            Path(args.out), modules, force=args.force, with_notebooks=not args.no_notebooks
+        )
+    except release.ReleaseError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote the student release to {result.folder}")
+    if result.notebooks:
+        print(f"  notebooks (nbgrader release form): {len(result.notebooks)}")
+    state = "created with a fresh hidden seed" if result.settings_created else "kept"
+    print(f"instructor settings {state}: {result.settings_path} (never hand this file out)")
+    return EXIT_OK
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from course import gradescope
+
+    modules = _modules(args.modules)
+    try:
+        out = gradescope.build(Path(args.out), modules)
+    except gradescope.GradescopeError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote the Gradescope autograder {out} ({', '.join(m.id for m in modules)})")
+    print("it holds the reference solutions and your hidden seed: upload it, never share it")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- figures
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from course import figures
+    try:
+        from course import figures
+    except ModuleNotFoundError:
+        raise UsageError("the figure scripts are not part of this copy of the course") from None
 
     try:
         written = figures.draw(args.names or None)
@@ -426,6 +463,32 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     notebooks.add_argument("out", help="the nbgrader course folder to write into")
     notebooks.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
     notebooks.set_defaults(func=cmd_notebooks)
+
+    release = sub.add_parser(
+        "release",
+        help="write the student copy of the course (no answers)",
+        description="Write an installable copy of the course for students: exercises, "
+        "autograder, course, docs sources and the notebooks in nbgrader's release form, "
+        "without solutions/. Creates the instructor's settings (hidden seed) unless they "
+        "exist.",
+    )
+    release.add_argument("out", help="an empty folder to write the release into")
+    release.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
+    release.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    release.add_argument(
+        "--no-notebooks", action="store_true", help="skip the notebooks (no nbgrader needed)"
+    )
+    release.set_defaults(func=cmd_release)
+
+    gradescope = sub.add_parser(
+        "gradescope",
+        help="build a Gradescope autograder zip",
+        description="Write a Gradescope autograder (setup.sh, run_autograder, the course "
+        "with its solutions and your hidden seed) that grades each submission sandboxed.",
+    )
+    gradescope.add_argument("out", help="the zip to write (autograder.zip)")
+    gradescope.add_argument("--modules", nargs="*", default=[], metavar="MODULE")
+    gradescope.set_defaults(func=cmd_gradescope)
 
     figures = sub.add_parser(
         "figures",

@@ -3,13 +3,6 @@ the student's kernel through the same checks."""
 
 from __future__ import annotations
 
-import csv
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from autograder.engine import reference
@@ -56,44 +49,3 @@ def test_in_process_check_scores_a_namespace(capsys):
     assert out.err == ""
     with pytest.raises(ValueError, match="no check named"):
         check("m01.nothing", {})
-
-
-def test_nbgrader_generates_and_autogrades(tmp_path):
-    """The real nbgrader: release the m01 assignment, autograde a stub and a correct
-    notebook, export the grades."""
-    pytest.importorskip("nbgrader")
-    nbgrader = Path(sys.executable).with_name("nbgrader")
-    if not nbgrader.exists():
-        pytest.skip("the nbgrader command is not installed")
-    from course.notebooks import write_course
-
-    write_course(tmp_path, [BY_ID["m01"]])
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-
-    def run(*args):
-        done = subprocess.run(
-            [str(nbgrader), *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done
-
-    run("generate_assignment", "m01", "--force")
-    released = tmp_path / "release" / "m01" / "m01_policy_gradient.ipynb"
-    assert "raise NotImplementedError" in released.read_text()
-    assert "### BEGIN SOLUTION" not in released.read_text()
-    for student, source in (("stub", released), ("done", tmp_path / "source" / "m01")):
-        target = tmp_path / "submitted" / student / "m01"
-        target.mkdir(parents=True)
-        if source.is_dir():
-            source = source / "m01_policy_gradient.ipynb"
-        shutil.copy(source, target / "m01_policy_gradient.ipynb")
-    run("autograde", "m01")
-    run("export")
-    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
-    assert float(rows["stub"]["score"]) == 0
-    assert float(rows["done"]["score"]) == float(rows["done"]["max_score"]) == 9

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import torch
-from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
 from course.modules import BY_ID
 
@@ -46,51 +46,6 @@ def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def no_cut_at_dones(rewards, dones, gamma):
-    returns = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
-
-
-def cut_with_next_done(rewards, dones, gamma):
-    not_done = 1.0 - dones.to(rewards.dtype)
-    returns = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        next_not_done = not_done[t + 1] if t + 1 < rewards.shape[0] else torch.ones_like(running)
-        running = rewards[t] + gamma * next_not_done * running
-        returns[t] = running
-    return returns
-
-
-def accumulated_forward(rewards, dones, gamma):
-    not_done = 1.0 - dones.to(rewards.dtype)
-    returns = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in range(rewards.shape[0]):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-        running = running * not_done[t]
-    return returns
-
-
-def last_reward_dropped(rewards, dones, gamma):
-    not_done = 1.0 - dones.to(rewards.dtype)
-    returns = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        running = not_done[t] * (rewards[t] + gamma * running)
-        returns[t] = running
-    return returns
-
-
-def _reverse_cumsum(inputs):
-    return inputs["rewards"].flip(0).cumsum(0).flip(0)
 
 
 DISCOUNTED_RETURNS = Check(
@@ -154,7 +109,7 @@ DISCOUNTED_RETURNS = Check(
             "gamma 1 and no ends gives a reverse cumulative sum",
             lambda: _returns_inputs(4, T=6, N=2, p_done=0.0, gamma=1.0),
             note="G_t = r_t + r_{t+1} + ... + r_{T-1}",
-            expect=_reverse_cumsum,
+            expect=stored("reverse_cumsum"),
         ),
         Property(
             "an end at every step gives the rewards",
@@ -181,7 +136,6 @@ DISCOUNTED_RETURNS = Check(
             "the return is not cut where an episode ends",
             "Rewards from the next episode leak into the return of the previous one. Multiply "
             "the running return by (1 - done_t) before adding it to step t.",
-            no_cut_at_dones,
         ),
         Mistake(
             "next-done",
@@ -189,21 +143,18 @@ DISCOUNTED_RETURNS = Check(
             "Here done_t means the episode ended right after step t (after r_t). Some code bases "
             "store 'this observation starts an episode' instead and read dones[t + 1]; mixing "
             "the two conventions cuts one step late.",
-            cut_with_next_done,
         ),
         Mistake(
             "forward",
             "the sum runs forward in time",
             "G_t is the reward-to-go: what comes after step t, discounted. Accumulating from "
             "t = 0 upwards gives the discounted reward so far instead; loop backwards.",
-            accumulated_forward,
         ),
         Mistake(
             "drop-last-reward",
             "the reward of the last step of an episode is dropped",
             "done_t cuts what comes after r_t, not r_t itself: G_t = r_t + gamma * (1 - done_t) "
             "* G_{t+1}.",
-            last_reward_dropped,
         ),
     ],
 )
@@ -228,32 +179,6 @@ def _draw_logits(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def log_of_softmax(logits, actions):
-    return torch.log(torch.softmax(logits, dim=-1)).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def softmax_over_batch(logits, actions):
-    return torch.log_softmax(logits, dim=0).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def raw_logits(logits, actions):
-    return logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def probabilities(logits, actions):
-    return torch.softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def _torch_log_prob(inputs):
-    return Categorical(logits=inputs["logits"]).log_prob(inputs["actions"])
-
-
-def _log_prob_gradient(inputs):
-    logits, actions = inputs["logits"], inputs["actions"]
-    onehot = torch.nn.functional.one_hot(actions, logits.shape[-1]).to(logits.dtype)
-    return {"output": _torch_log_prob(inputs), "grad": onehot - torch.softmax(logits, dim=-1)}
 
 
 CATEGORICAL_LOG_PROB = Check(
@@ -291,21 +216,21 @@ CATEGORICAL_LOG_PROB = Check(
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _logits_inputs(12, B=16, A=5, scale=3.0),
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "gradient is onehot(a) - softmax(logits)",
             lambda: _logits_inputs(13, B=5, A=3),
             note="d log pi(a) / d logits = onehot(a) - pi",
             probe=grad_wrt_first,
-            expect=_log_prob_gradient,
+            expect=stored("log_prob_gradient"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _logits_inputs(14, B=3, A=3),
             note="the exercise is to write the log-softmax and the gather",
             probe=without_distributions,
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
     ],
     mistakes=[
@@ -315,27 +240,23 @@ CATEGORICAL_LOG_PROB = Check(
             "Mathematically equal, numerically not: softmax underflows to 0 for an action far "
             "behind the others, and log 0 = -inf. torch.log_softmax subtracts the largest logit "
             "first and stays finite.",
-            log_of_softmax,
         ),
         Mistake(
             "softmax-dim",
             "the softmax normalises over the batch, not over the actions",
             "logits are (B, A): normalise along the last dimension (dim=-1), so each row is a "
             "distribution over actions.",
-            softmax_over_batch,
         ),
         Mistake(
             "raw-logits",
             "the logit of the action is returned without normalising",
             "A logit is an unnormalised log-probability: subtract log sum_b exp(logits_b), which "
             "is what log_softmax does.",
-            raw_logits,
         ),
         Mistake(
             "probability",
             "the probability is returned instead of its log",
             "The policy gradient needs grad log pi(a|s); take the log-softmax, not the softmax.",
-            probabilities,
         ),
     ],
 )
@@ -354,30 +275,6 @@ def _draw_entropy(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
         cases.append((f"random batch {i + 1} (B={B}, A={A})", {"logits": draw.normal(g, B, A)}))
     return cases
-
-
-def naive_entropy(logits):
-    probs = torch.softmax(logits, dim=-1)
-    return -(probs * torch.log(probs)).sum(dim=-1)
-
-
-def entropy_no_minus(logits):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    return (log_probs.exp() * log_probs).sum(dim=-1)
-
-
-def entropy_over_batch(logits):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    return -(log_probs.exp() * log_probs).sum(dim=0)
-
-
-def entropy_mean_over_actions(logits):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    return -(log_probs.exp() * log_probs).mean(dim=-1)
-
-
-def _torch_entropy(inputs):
-    return Categorical(logits=inputs["logits"]).entropy()
 
 
 def _entropy_in_range(received, inputs):
@@ -425,7 +322,7 @@ CATEGORICAL_ENTROPY = Check(
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _entropy_inputs(22, B=16, A=6, scale=3.0),
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
         Property(
             "lies between 0 and log A",
@@ -436,7 +333,7 @@ CATEGORICAL_ENTROPY = Check(
             "written without torch.distributions",
             lambda: _entropy_inputs(24, B=3, A=3),
             probe=without_distributions,
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
     ],
     mistakes=[
@@ -445,26 +342,22 @@ CATEGORICAL_ENTROPY = Check(
             "p * log(p) with p computed by softmax",
             "When a probability underflows to 0, log(0) = -inf and 0 * -inf = nan. Use the "
             "log-softmax: p * log p = exp(log p) * log p stays finite.",
-            naive_entropy,
         ),
         Mistake(
             "no-minus",
             "the minus sign is missing",
             "H = -sum p log p. Since log p <= 0, the entropy is non-negative.",
-            entropy_no_minus,
         ),
         Mistake(
             "sum-over-batch",
             "the sum runs over the batch instead of the actions",
             "logits are (B, A): sum over the last dimension to get one entropy per state.",
-            entropy_over_batch,
         ),
         Mistake(
             "mean-over-actions",
             "the mean over actions instead of the sum",
             "H = -sum_a p(a) log p(a): the probabilities already weight the terms; averaging "
             "divides the entropy by A.",
-            entropy_mean_over_actions,
         ),
     ],
 )
@@ -497,26 +390,6 @@ def _draw_pg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def pg_no_minus(log_probs, weights):
-    return (log_probs * weights).mean()
-
-
-def pg_sum(log_probs, weights):
-    return -(log_probs * weights).sum()
-
-
-def pg_probabilities(log_probs, weights):
-    return -(log_probs.exp() * weights).mean()
-
-
-def _pg_gradient(inputs):
-    log_probs, weights = inputs["log_probs"], inputs["weights"]
-    return {
-        "output": -(log_probs * weights).mean(),
-        "grad": -weights / log_probs.shape[0],
-    }
-
-
 POLICY_GRADIENT_LOSS = Check(
     MODULE,
     "policy_gradient_loss",
@@ -541,7 +414,7 @@ POLICY_GRADIENT_LOSS = Check(
             lambda: _pg_inputs(32, B=6),
             note="d L / d log pi_i = -w_i / B: gradient descent raises log pi where w > 0",
             probe=grad_wrt_first,
-            expect=_pg_gradient,
+            expect=stored("pg_gradient"),
         ),
     ],
     mistakes=[
@@ -550,21 +423,20 @@ POLICY_GRADIENT_LOSS = Check(
             "the minus sign is missing",
             "Optimisers minimise. Minimising +mean(log pi * w) makes good actions less likely; "
             "the loss is the negated objective.",
-            pg_no_minus,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "A sum makes the step size grow with the batch size; the estimator is a mean.",
-            pg_sum,
         ),
         Mistake(
             "probabilities",
             "probabilities instead of log-probabilities",
             "The policy gradient theorem has grad log pi(a|s): weight the log-probabilities.",
-            pg_probabilities,
         ),
     ],
 )
 
-CHECKS = [DISCOUNTED_RETURNS, CATEGORICAL_LOG_PROB, CATEGORICAL_ENTROPY, POLICY_GRADIENT_LOSS]
+CHECKS = bind_stored(
+    [DISCOUNTED_RETURNS, CATEGORICAL_LOG_PROB, CATEGORICAL_ENTROPY, POLICY_GRADIENT_LOSS]
+)

@@ -9,6 +9,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
 from course.modules import BY_ID
 
@@ -48,14 +49,6 @@ def advantage_grad_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict
     return {"output": out, "carries_gradient": bool(getattr(out, "requires_grad", False))}
 
 
-def advantages_not_detached(returns, values):
-    return returns - values
-
-
-def advantages_reversed(returns, values):
-    return values.detach() - returns
-
-
 ADVANTAGES_FROM_BASELINE = Check(
     MODULE,
     "advantages_from_baseline",
@@ -78,10 +71,7 @@ ADVANTAGES_FROM_BASELINE = Check(
             note="values requires grad (it comes from the critic); the advantage must not",
             probe=advantage_grad_probe,
             weight=3.0,
-            expect=lambda inputs: {
-                "output": inputs["returns"] - inputs["values"],
-                "carries_gradient": False,
-            },
+            expect=stored("advantages_from_baseline_carries_no"),
         ),
     ],
     mistakes=[
@@ -90,14 +80,12 @@ ADVANTAGES_FROM_BASELINE = Check(
             "the advantage still depends on the critic's parameters",
             "Backpropagating the policy loss through A = G - V(s) changes the critic to make "
             "the policy loss small, not to predict returns. Use values.detach().",
-            advantages_not_detached,
         ),
         Mistake(
             "reversed",
             "V - G instead of G - V",
             "The advantage is positive when the action did better than the critic expected: "
             "return minus value.",
-            advantages_reversed,
         ),
     ],
 )
@@ -150,22 +138,6 @@ def _standardised(received, inputs):
     return None
 
 
-def normalize_biased_std(advantages, eps=1e-8):
-    return (advantages - advantages.mean()) / (advantages.std(unbiased=False) + eps)
-
-
-def normalize_eps_in_sqrt(advantages, eps=1e-8):
-    return (advantages - advantages.mean()) / torch.sqrt(advantages.var() + eps)
-
-
-def normalize_no_centering(advantages, eps=1e-8):
-    return advantages / (advantages.std() + eps)
-
-
-def normalize_no_eps(advantages, eps=1e-8):
-    return (advantages - advantages.mean()) / advantages.std()
-
-
 NORMALIZE_ADVANTAGES = Check(
     MODULE,
     "normalize_advantages",
@@ -212,49 +184,29 @@ NORMALIZE_ADVANTAGES = Check(
             "the biased standard deviation (divide by B instead of B - 1)",
             "torch.std's default is unbiased, as in the PPO implementations this course follows; "
             "std(unbiased=False) or numpy's np.std differ by sqrt(B / (B - 1)).",
-            normalize_biased_std,
         ),
         Mistake(
             "eps-in-sqrt",
             "eps inside the square root",
             "The formula adds eps to the standard deviation: (A - mean) / (std + eps), not "
             "(A - mean) / sqrt(var + eps).",
-            normalize_eps_in_sqrt,
         ),
         Mistake(
             "no-centering",
             "the mean is not subtracted",
             "Normalising means both shifting to mean 0 and scaling to std 1.",
-            normalize_no_centering,
         ),
         Mistake(
             "no-eps",
             "eps is not added",
             "A batch of equal advantages has std 0, and 0 / 0 = nan, which then poisons every "
             "parameter. Add eps to the standard deviation.",
-            normalize_no_eps,
         ),
     ],
 )
 
 
 # ==== value_mse_loss
-
-
-def mse_no_half(values, returns):
-    return ((values - returns) ** 2).mean()
-
-
-def mse_sum(values, returns):
-    return 0.5 * ((values - returns) ** 2).sum()
-
-
-def _mse_gradient(inputs):
-    values, returns = inputs["values"], inputs["returns"]
-    return {
-        "output": 0.5 * ((values - returns) ** 2).mean(),
-        "grad": (values - returns) / values.shape[0],
-    }
 
 
 VALUE_MSE_LOSS = Check(
@@ -278,7 +230,7 @@ VALUE_MSE_LOSS = Check(
             lambda: _swap(_pair(62, B=6)),
             note="the factor 0.5 cancels the 2 of the square",
             probe=grad_wrt_first,
-            expect=_mse_gradient,
+            expect=stored("mse_gradient"),
         ),
         Property(
             "zero for a perfect critic",
@@ -296,47 +248,17 @@ VALUE_MSE_LOSS = Check(
             "The course follows the single-file PPO implementations: 0.5 * mean((V - G)^2). "
             "F.mse_loss alone has no 0.5; with it the loss is twice as large, and so is the "
             "critic's effective learning rate.",
-            mse_no_half,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "The loss should not grow with the batch size: take the mean.",
-            mse_sum,
         ),
     ],
 )
 
 
 # ==== explained_variance
-
-
-def ev_over_predictions(values, returns):
-    var_values = values.var()
-    if var_values == 0:
-        return float("nan")
-    return float(1.0 - (returns - values).var() / var_values)
-
-
-def ev_zero_when_constant(values, returns):
-    var_returns = returns.var()
-    if var_returns == 0:
-        return 0.0
-    return float(1.0 - (returns - values).var() / var_returns)
-
-
-def ev_no_one_minus(values, returns):
-    var_returns = returns.var()
-    if var_returns == 0:
-        return float("nan")
-    return float((returns - values).var() / var_returns)
-
-
-def ev_mixed_variances(values, returns):
-    var_returns = returns.var(unbiased=False)
-    if var_returns == 0:
-        return float("nan")
-    return float(1.0 - (returns - values).var() / var_returns)
 
 
 EXPLAINED_VARIANCE = Check(
@@ -400,34 +322,32 @@ EXPLAINED_VARIANCE = Check(
             "divided by the variance of the predictions",
             "Explained variance compares the error with the spread of the *targets*: "
             "1 - Var[G - V] / Var[G].",
-            ev_over_predictions,
         ),
         Mistake(
             "zero-when-constant",
             "0 instead of nan for constant returns",
             "When the returns do not vary, no prediction explains anything and the ratio is "
             "0 / 0: report nan rather than a number that looks meaningful.",
-            ev_zero_when_constant,
         ),
         Mistake(
             "no-one-minus",
             "the unexplained fraction, Var[G - V] / Var[G], instead of 1 minus it",
             "A perfect critic has explained variance 1: EV = 1 - Var[G - V] / Var[G].",
-            ev_no_one_minus,
         ),
         Mistake(
             "mixed-variances",
             "a biased variance in one place and an unbiased one in the other",
             "Use the same variance in the numerator and the denominator so the B / (B - 1) "
             "factors cancel.",
-            ev_mixed_variances,
         ),
     ],
 )
 
-CHECKS = [
-    ADVANTAGES_FROM_BASELINE,
-    NORMALIZE_ADVANTAGES,
-    VALUE_MSE_LOSS,
-    EXPLAINED_VARIANCE,
-]
+CHECKS = bind_stored(
+    [
+        ADVANTAGES_FROM_BASELINE,
+        NORMALIZE_ADVANTAGES,
+        VALUE_MSE_LOSS,
+        EXPLAINED_VARIANCE,
+    ]
+)

@@ -6,10 +6,11 @@ import math
 from typing import Any
 
 import torch
-from torch.distributions import Categorical, kl_divergence
+from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
 from course.modules import BY_ID
 
@@ -39,18 +40,6 @@ def _draw_log_prob_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]
 
 
 # ==== probability_ratio
-
-
-def ratio_inverted(new_log_probs, old_log_probs):
-    return torch.exp(old_log_probs.detach() - new_log_probs)
-
-
-def ratio_not_detached(new_log_probs, old_log_probs):
-    return torch.exp(new_log_probs - old_log_probs)
-
-
-def ratio_of_probabilities(new_log_probs, old_log_probs):
-    return new_log_probs.exp() / old_log_probs.detach().exp()
 
 
 PROBABILITY_RATIO = Check(
@@ -97,10 +86,7 @@ PROBABILITY_RATIO = Check(
             lambda: _log_prob_pair(103, B=5),
             note="d exp(new - old) / d new = exp(new - old)",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-                "grad": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-            },
+            expect=stored("probability_ratio_gradient_through"),
         ),
         Property(
             "no gradient through old_log_probs",
@@ -109,10 +95,7 @@ PROBABILITY_RATIO = Check(
             "network); the ratio must treat it as a constant",
             probe=grad_wrt_second,
             weight=2.0,
-            expect=lambda inputs: {
-                "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
-                "grad": torch.zeros(5),
-            },
+            expect=stored("probability_ratio_no_gradient"),
         ),
     ],
     mistakes=[
@@ -121,14 +104,12 @@ PROBABILITY_RATIO = Check(
             "pi_old / pi_new instead of pi_new / pi_old",
             "The ratio weights the new policy's probability against the one that collected "
             "the data: exp(new - old). Inverted, the surrogate's gradient points the wrong way.",
-            ratio_inverted,
         ),
         Mistake(
             "no-detach",
             "the gradient also flows into old_log_probs",
             "pi_old is the fixed policy that sampled the actions. Detach old_log_probs so "
             "only the new policy is optimised.",
-            ratio_not_detached,
         ),
         Mistake(
             "exp-separately",
@@ -136,7 +117,6 @@ PROBABILITY_RATIO = Check(
             "Equal on paper, not in float32: exp of a log-probability below about -104 "
             "underflows to 0 and the ratio becomes 0 / 0 = nan. Subtract first, then "
             "exponentiate.",
-            ratio_of_probabilities,
         ),
     ],
 )
@@ -182,8 +162,7 @@ def surrogate_gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> 
     """Build r = exp(log pi - log pi.detach()) (so r = 1) from logits that require grad, and
     return the objective and its gradient with respect to the logits."""
     logits = inputs["logits"].detach().clone().requires_grad_(True)
-    log_probs = torch.log_softmax(logits, dim=-1).gather(-1, inputs["actions"].unsqueeze(-1))
-    log_probs = log_probs.squeeze(-1)
+    log_probs = Categorical(logits=logits).log_prob(inputs["actions"])
     ratio = torch.exp(log_probs - log_probs.detach())
     objective = getattr(ns, function)(ratio, inputs["advantages"].clone())
     if not isinstance(objective, torch.Tensor) or not objective.requires_grad:
@@ -191,25 +170,6 @@ def surrogate_gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> 
     objective.sum().backward()
     grad = logits.grad if logits.grad is not None else torch.zeros_like(logits)
     return {"objective": objective, "grad": grad}
-
-
-def _vanilla_policy_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    logits = inputs["logits"].detach().clone().requires_grad_(True)
-    log_probs = Categorical(logits=logits).log_prob(inputs["actions"])
-    (log_probs * inputs["advantages"]).mean().backward()
-    return {"objective": inputs["advantages"].mean(), "grad": logits.grad}
-
-
-def surrogate_negated(ratio, advantages):
-    return -(ratio * advantages).mean()
-
-
-def surrogate_sum(ratio, advantages):
-    return (ratio * advantages).sum()
-
-
-def surrogate_log_ratio(ratio, advantages):
-    return (torch.log(ratio) * advantages).mean()
 
 
 SURROGATE_OBJECTIVE = Check(
@@ -245,17 +205,14 @@ SURROGATE_OBJECTIVE = Check(
             "so grad mean(r A) = grad mean(log pi * A), the gradient of m01",
             probe=surrogate_gradient_probe,
             weight=2.0,
-            expect=_vanilla_policy_gradient,
+            expect=stored("vanilla_policy_gradient"),
         ),
         Property(
             "gradient with respect to the ratio is A / B",
             lambda: _ratio_advantages(113, B=7),
             note="d mean(r A) / d r_i = A_i / B",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": (inputs["ratio"] * inputs["advantages"]).mean(),
-                "grad": inputs["advantages"] / 7,
-            },
+            expect=stored("surrogate_objective_gradient_with"),
         ),
     ],
     mistakes=[
@@ -265,14 +222,12 @@ SURROGATE_OBJECTIVE = Check(
             "surrogate_objective returns the objective to maximise, mean(r A). The minus sign "
             "belongs where an optimiser minimises it; the course's functions say which they "
             "return.",
-            surrogate_negated,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "The surrogate estimates an expectation: a mean, which does not grow with the "
             "batch size.",
-            surrogate_sum,
         ),
         Mistake(
             "log-ratio",
@@ -280,7 +235,6 @@ SURROGATE_OBJECTIVE = Check(
             "That is m01's policy-gradient objective written with the ratio. It has the same "
             "gradient at r = 1, but its value is 0 there, and away from r = 1 it is not the "
             "importance-sampled estimate of the new policy's advantage.",
-            surrogate_log_ratio,
         ),
     ],
 )
@@ -307,12 +261,6 @@ def _draw_logit_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _torch_kl(inputs: dict[str, Any]) -> torch.Tensor:
-    return kl_divergence(
-        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
-    )
-
-
 def _kl_non_negative(received: Any, inputs: dict[str, Any]) -> str | None:
     B = inputs["old_logits"].shape[0]
     if not isinstance(received, torch.Tensor) or received.shape != (B,):
@@ -322,29 +270,6 @@ def _kl_non_negative(received: Any, inputs: dict[str, Any]) -> str | None:
     if (received < -1e-6).any():
         return f"KL must be >= 0, got a minimum of {float(received.min()):.4g}"
     return None
-
-
-def kl_swapped(old_logits, new_logits):
-    new_log_p = torch.log_softmax(new_logits, dim=-1)
-    old_log_p = torch.log_softmax(old_logits, dim=-1)
-    return (new_log_p.exp() * (new_log_p - old_log_p)).sum(dim=-1)
-
-
-def kl_log_of_softmax(old_logits, new_logits):
-    p = torch.softmax(old_logits, dim=-1)
-    q = torch.softmax(new_logits, dim=-1)
-    return (p * (torch.log(p) - torch.log(q))).sum(dim=-1)
-
-
-def kl_unnormalised_logits(old_logits, new_logits):
-    p = torch.softmax(old_logits, dim=-1)
-    return (p * (old_logits - new_logits)).sum(dim=-1)
-
-
-def kl_mean_over_actions(old_logits, new_logits):
-    old_log_p = torch.log_softmax(old_logits, dim=-1)
-    new_log_p = torch.log_softmax(new_logits, dim=-1)
-    return (old_log_p.exp() * (old_log_p - new_log_p)).mean(dim=-1)
 
 
 CATEGORICAL_KL = Check(
@@ -383,14 +308,14 @@ CATEGORICAL_KL = Check(
         Property(
             "agrees with torch.distributions.kl_divergence",
             lambda: _logit_pair(122, B=16, A=5, scale=2.0, spread=1.5),
-            expect=_torch_kl,
+            expect=stored("torch_kl"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _logit_pair(126, B=3, A=3),
             note="the exercise is to write the sum over actions with log-softmax",
             probe=without_distributions,
-            expect=_torch_kl,
+            expect=stored("torch_kl"),
         ),
         Property(
             "zero for equal logits",
@@ -413,11 +338,7 @@ CATEGORICAL_KL = Check(
             note="d KL(p || softmax(z)) / d z = softmax(z) - p; TRPO's Fisher-vector product "
             "differentiates this twice",
             probe=grad_wrt_second,
-            expect=lambda inputs: {
-                "output": _torch_kl(inputs),
-                "grad": torch.softmax(inputs["new_logits"], -1)
-                - torch.softmax(inputs["old_logits"], -1),
-            },
+            expect=stored("categorical_kl_gradient_with_respect"),
         ),
     ],
     mistakes=[
@@ -427,14 +348,12 @@ CATEGORICAL_KL = Check(
             "KL is not symmetric. TRPO's constraint takes the expectation under the old "
             "policy, the one that sampled the data: sum_a pi_old(a) (log pi_old(a) - "
             "log pi_new(a)).",
-            kl_swapped,
         ),
         Mistake(
             "log-of-softmax",
             "log(softmax(logits)) instead of log_softmax(logits)",
             "When a probability underflows to 0, log(0) = -inf and its term 0 * -inf is nan. "
             "torch.log_softmax stays finite, and exp of it gives the probabilities.",
-            kl_log_of_softmax,
         ),
         Mistake(
             "unnormalised-logits",
@@ -442,14 +361,12 @@ CATEGORICAL_KL = Check(
             "Logits are defined up to a constant per row: subtract log sum exp (log_softmax) "
             "before comparing them. Raw logit differences give a 'KL' that changes when a "
             "constant is added to a row, and can be negative.",
-            kl_unnormalised_logits,
         ),
         Mistake(
             "mean-over-actions",
             "a mean over the actions instead of a sum",
             "KL = sum_a pi_old(a) (...): the probabilities already weight the terms; a mean "
             "divides the divergence by A.",
-            kl_mean_over_actions,
         ),
     ],
 )
@@ -487,13 +404,6 @@ def approx_kl_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     return out
 
 
-def _both_exact_kl(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    exact = kl_divergence(
-        Categorical(logits=inputs["old_logits"]), Categorical(logits=inputs["new_logits"])
-    )
-    return exact, exact
-
-
 def _two_scalars(received: Any, inputs: dict[str, Any]) -> str | None:
     if not isinstance(received, tuple | list) or len(received) != 2:
         return "expected a tuple (k1, k3)"
@@ -503,21 +413,6 @@ def _two_scalars(received: Any, inputs: dict[str, Any]) -> str | None:
     if float(received[1]) < 0:
         return f"k3 is a mean of non-negative terms, got {float(received[1]):.4g}"
     return None
-
-
-def approx_kl_swapped(old_log_probs, new_log_probs):
-    log_ratio = old_log_probs - new_log_probs
-    return (-log_ratio).mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
-
-
-def approx_kl_k2(old_log_probs, new_log_probs):
-    log_ratio = new_log_probs - old_log_probs
-    return (-log_ratio).mean(), (0.5 * log_ratio**2).mean()
-
-
-def approx_kl_k1_sign(old_log_probs, new_log_probs):
-    log_ratio = new_log_probs - old_log_probs
-    return log_ratio.mean(), (torch.exp(log_ratio) - 1.0 - log_ratio).mean()
 
 
 APPROX_KL = Check(
@@ -577,7 +472,7 @@ APPROX_KL = Check(
             note="averaging over a sample whose action counts are proportional to pi_old "
             "computes the expectation under pi_old exactly",
             probe=approx_kl_probe,
-            expect=_both_exact_kl,
+            expect=stored("both_exact_kl"),
         ),
     ],
     mistakes=[
@@ -587,20 +482,17 @@ APPROX_KL = Check(
             "The ratio is pi_new / pi_old, so log r = new_log_probs - old_log_probs. With the "
             "sign flipped, k1 changes sign and k3 is biased: the actions came from pi_old, not "
             "pi_new.",
-            approx_kl_swapped,
         ),
         Mistake(
             "k2-for-k3",
             "k3 computed as 0.5 * (log r)^2",
             "That is the estimator k2 of the same blog post: low variance but biased. k3 is "
             "(r - 1) - log r, unbiased and still never negative.",
-            approx_kl_k2,
         ),
         Mistake(
             "k1-sign",
             "k1 = mean(log r) instead of mean(-log r)",
             "KL(old || new) = E_old[log pi_old - log pi_new] = E_old[-log r].",
-            approx_kl_k1_sign,
         ),
     ],
 )
@@ -657,10 +549,6 @@ def cg_products_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[st
     return {"x": x, "products": products}
 
 
-def _dense_solve(inputs: dict[str, Any]) -> torch.Tensor:
-    return torch.linalg.solve(inputs["matrix"].double(), inputs["b"].double()).float()
-
-
 def _products_at_most_iters(received: Any, inputs: dict[str, Any]) -> str | None:
     products = received["products"]
     if products > inputs["iters"]:
@@ -672,65 +560,6 @@ def _products_at_most_iters(received: Any, inputs: dict[str, Any]) -> str | None
     if not isinstance(x, torch.Tensor) or x.shape != inputs["b"].shape or x.dtype != torch.float32:
         return f"expected a float32 tensor of shape {tuple(inputs['b'].shape)}"
     return None
-
-
-def cg_no_residual_update(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    direction = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(direction)
-        alpha = residual_sq / direction.dot(product)
-        x = x + alpha * direction
-        new_residual_sq = residual.dot(residual)
-        direction = residual + (new_residual_sq / residual_sq) * direction
-        residual_sq = new_residual_sq
-    return x
-
-
-def cg_step_without_matrix(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    direction = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(direction)
-        alpha = residual_sq / direction.dot(direction)
-        x = x + alpha * direction
-        residual = residual - alpha * product
-        new_residual_sq = residual.dot(residual)
-        direction = residual + (new_residual_sq / residual_sq) * direction
-        residual_sq = new_residual_sq
-    return x
-
-
-def cg_steepest_descent(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros_like(b)
-    residual = b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(residual)
-        alpha = residual_sq / residual.dot(product)
-        x = x + alpha * residual
-        residual = residual - alpha * product
-        residual_sq = residual.dot(residual)
-    return x
-
-
-def derive_cg_no_early_stop(ref):
-    """The reference with a tolerance no residual can fall below: it never stops early."""
-
-    def conjugate_gradient(matvec, b, iters=10, tol=1e-10):
-        return ref.conjugate_gradient(matvec, b, iters, -math.inf)
-
-    return conjugate_gradient
 
 
 CONJUGATE_GRADIENT = Check(
@@ -791,7 +620,7 @@ CONJUGATE_GRADIENT = Check(
             note="compared with torch.linalg.solve (in float64, rounded to float32); the "
             "system is well conditioned, so float32 CG agrees to the default tolerance",
             probe=cg_probe,
-            expect=_dense_solve,
+            expect=stored("dense_solve"),
         ),
         Property(
             "at most iters matrix-vector products",
@@ -811,7 +640,7 @@ CONJUGATE_GRADIENT = Check(
             note="for F = 3 I the first step gives x = b / 3 exactly and r = 0: the next "
             "iteration must not run (it would divide 0 by 0)",
             probe=cg_products_probe,
-            expect=lambda inputs: {"x": inputs["b"] / 3.0, "products": 1},
+            expect=stored("conjugate_gradient_stops_after_one"),
         ),
         Property(
             "b = 0 gives x = 0 without any product",
@@ -833,28 +662,24 @@ CONJUGATE_GRADIENT = Check(
             "the residual is not updated (r <- r - alpha F p is missing)",
             "The residual r = b - F x must follow x. Without the update the stopping test and "
             "the next direction both use the initial residual, and x does not converge.",
-            cg_no_residual_update,
         ),
         Mistake(
             "step-without-matrix",
             "alpha = r.r / p.p instead of r.r / p.F p",
             "The step length that minimises the quadratic along p is (r.r) / (p.F p): the "
             "curvature along p sits in the denominator.",
-            cg_step_without_matrix,
         ),
         Mistake(
             "steepest-descent",
             "the residual itself is the next direction (no beta * p term)",
             "That is steepest descent with exact line search: it zigzags and needs many more "
             "iterations. CG's direction p <- r + beta p is conjugate to the previous ones.",
-            cg_steepest_descent,
         ),
         Mistake(
             "no-early-stop",
             "the loop runs all iters iterations whatever the residual",
             "Once the residual is 0, p.F p is 0 and the next alpha is 0 / 0 = nan. Test "
             "r.r < tol before each iteration.",
-            derive=derive_cg_no_early_stop,
         ),
     ],
 )
@@ -1004,80 +829,6 @@ def _draw_line_searches(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _expected_trace(inputs: dict[str, Any]) -> dict[str, Any]:
-    """What the rule gives for a table, worked out from the rule itself."""
-    tried = []
-    for k in range(inputs["max_backtracks"]):
-        f = 0.5**k
-        tried.append(round(f, 6))
-        improvement, kl = float(inputs["improvements"][k]), float(inputs["kls"][k])
-        threshold = inputs["accept_ratio"] * f * inputs["expected_improve"]
-        if kl <= inputs["max_kl"] and improvement > 0 and improvement >= threshold:
-            return {"result": (True, f * inputs["full_step"]), "tried": tried}
-    return {"result": (False, torch.zeros_like(inputs["full_step"])), "tried": tried}
-
-
-def search_halves_first(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(1, max_backtracks + 1):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * fraction * float(expected_improve)
-        ):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_ignores_kl(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, _ = (float(v) for v in evaluate(step))
-        if improvement > 0 and improvement >= accept_ratio * fraction * float(expected_improve):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_unscaled_expectation(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * float(expected_improve)
-        ):
-            return True, step
-    return False, torch.zeros_like(full_step)
-
-
-def search_keeps_last_step(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    step = full_step
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        step = fraction * full_step
-        improvement, kl = (float(v) for v in evaluate(step))
-        if (
-            kl <= max_kl
-            and improvement > 0
-            and improvement >= accept_ratio * fraction * float(expected_improve)
-        ):
-            return True, step
-    return False, step
-
-
 BACKTRACKING_LINE_SEARCH = Check(
     MODULE,
     "backtracking_line_search",
@@ -1138,7 +889,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="f = 1 and 1/2 fail (KL and improvement), 1/4 is accepted: evaluate is called "
             "three times, with 1, 1/2 and 1/4 times full_step",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "rejects a step whose KL exceeds max_kl, however good",
@@ -1146,7 +897,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="the trust region is a constraint: no improvement buys a step outside it; "
             "after max_backtracks = 4 fractions the result is (False, zeros)",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "rejects a positive but too small improvement, with accept_ratio 0.5",
@@ -1157,7 +908,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="thresholds 0.5 * f * 2.0 = 1.0, 0.5, 0.25, 0.125: 0.6, 0.3 and 0.2 fall "
             "short, 0.1 at f = 1/8 does too; nothing is accepted",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
         Property(
             "a worse surrogate is never accepted, even with accept_ratio 0",
@@ -1165,7 +916,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             note="improvement must be > 0: f = 1, 1/2 (worse) and 1/4 (no change) are rejected, "
             "1/8 is accepted",
             probe=line_search_trace_probe,
-            expect=_expected_trace,
+            expect=stored("expected_trace"),
         ),
     ],
     mistakes=[
@@ -1174,37 +925,35 @@ BACKTRACKING_LINE_SEARCH = Check(
             "the first step tried is half the full step",
             "The natural-gradient step is already scaled to the edge of the trust region; "
             "try it first (fraction 1 = 0.5^0) and halve only when it fails.",
-            search_halves_first,
         ),
         Mistake(
             "ignores-kl",
             "the KL constraint is not checked",
             "The line search exists because the quadratic model of the KL can be wrong: "
             "reject any step whose measured KL exceeds max_kl.",
-            search_ignores_kl,
         ),
         Mistake(
             "unscaled-expected-improvement",
             "the expected improvement is not scaled by the fraction",
             "expected_improve is the linear prediction for the full step; for f * full_step "
             "it is f * expected_improve. Unscaled, small steps almost never pass the test.",
-            search_unscaled_expectation,
         ),
         Mistake(
             "keeps-last-step",
             "the last rejected step is returned when nothing is accepted",
             "When every fraction fails, the update must leave the parameters where they were: "
             "return a zero step with False.",
-            search_keeps_last_step,
         ),
     ],
 )
 
-CHECKS = [
-    PROBABILITY_RATIO,
-    SURROGATE_OBJECTIVE,
-    CATEGORICAL_KL,
-    APPROX_KL,
-    CONJUGATE_GRADIENT,
-    BACKTRACKING_LINE_SEARCH,
-]
+CHECKS = bind_stored(
+    [
+        PROBABILITY_RATIO,
+        SURROGATE_OBJECTIVE,
+        CATEGORICAL_KL,
+        APPROX_KL,
+        CONJUGATE_GRADIENT,
+        BACKTRACKING_LINE_SEARCH,
+    ]
+)

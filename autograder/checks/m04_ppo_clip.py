@@ -8,6 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_second, output_type
 from course.modules import BY_ID
 
@@ -66,22 +67,6 @@ def _region_inputs(region: str, clip_coef: float = 0.2) -> dict[str, Any]:
     }
 
 
-def _spinning_up_form(inputs: dict[str, Any]) -> torch.Tensor:
-    """-mean(min(r A, g(eps, A))) with g = (1 + eps) A for A >= 0, (1 - eps) A for A < 0:
-    the simplified form of the objective given by Spinning Up, a different formula."""
-    advantages, ratio, eps = inputs["advantages"], inputs["ratio"], inputs["clip_coef"]
-    g = torch.where(advantages >= 0, (1 + eps) * advantages, (1 - eps) * advantages)
-    return -torch.min(ratio * advantages, g).mean()
-
-
-def _unclipped_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    advantages = inputs["advantages"]
-    return {
-        "output": _spinning_up_form(inputs),
-        "grad": -advantages / advantages.shape[0],
-    }
-
-
 def _exactly_zero_gradient(received: Any, inputs: dict[str, Any]) -> str | None:
     grad = received.get("grad") if isinstance(received, dict) else None
     if not isinstance(grad, torch.Tensor) or grad.shape != inputs["ratio"].shape:
@@ -91,53 +76,7 @@ def _exactly_zero_gradient(received: Any, inputs: dict[str, Any]) -> str | None:
             f"the gradient with respect to the ratio should be exactly 0 where the clip holds "
             f"the ratio back (A > 0 above 1 + eps, A < 0 below 1 - eps); got {grad.tolist()}"
         )
-    output = received.get("output")
-    expected = _spinning_up_form(inputs)
-    if not isinstance(output, torch.Tensor) or not torch.allclose(
-        output, expected, rtol=1e-5, atol=1e-6
-    ):
-        return f"the loss should be {float(expected):.6g} on these samples"
     return None
-
-
-def loss_min_for_max(advantages, ratio, clip_coef):
-    pg_loss1 = -advantages * ratio
-    pg_loss2 = -advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    return torch.min(pg_loss1, pg_loss2).mean()
-
-
-def loss_clip_advantages(advantages, ratio, clip_coef):
-    pg_loss1 = -advantages * ratio
-    pg_loss2 = -torch.clamp(advantages, 1 - clip_coef, 1 + clip_coef) * ratio
-    return torch.max(pg_loss1, pg_loss2).mean()
-
-
-def loss_no_minus(advantages, ratio, clip_coef):
-    pg_loss1 = advantages * ratio
-    pg_loss2 = advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    return torch.max(pg_loss1, pg_loss2).mean()
-
-
-def loss_objective(advantages, ratio, clip_coef):
-    surr1 = advantages * ratio
-    surr2 = advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    return torch.min(surr1, surr2).mean()
-
-
-def loss_band_eps_low(advantages, ratio, clip_coef):
-    pg_loss1 = -advantages * ratio
-    pg_loss2 = -advantages * torch.clamp(ratio, clip_coef, 1 + clip_coef)
-    return torch.max(pg_loss1, pg_loss2).mean()
-
-
-def loss_band_eps_high(advantages, ratio, clip_coef):
-    pg_loss1 = -advantages * ratio
-    pg_loss2 = -advantages * torch.clamp(ratio, 1 - clip_coef, clip_coef)
-    return torch.max(pg_loss1, pg_loss2).mean()
-
-
-def loss_clipped_only(advantages, ratio, clip_coef):
-    return (-advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)).mean()
 
 
 CLIPPED_SURROGATE_LOSS = Check(
@@ -218,7 +157,7 @@ CLIPPED_SURROGATE_LOSS = Check(
             lambda: _region_inputs("inside"),
             note="inside [1 - eps, 1 + eps] the loss is -mean(A r), whose gradient is -A / B",
             probe=grad_wrt_second,
-            expect=_unclipped_gradient,
+            expect=stored("unclipped_gradient"),
         ),
         Property(
             "gradient -A / B where the advantage pulls the ratio back",
@@ -226,7 +165,7 @@ CLIPPED_SURROGATE_LOSS = Check(
             note="r > 1 + eps with A < 0, r < 1 - eps with A > 0: the unclipped term is the "
             "larger, so the gradient still pulls the ratio towards the band",
             probe=grad_wrt_second,
-            expect=_unclipped_gradient,
+            expect=stored("unclipped_gradient"),
             weight=2.0,
         ),
         Property(
@@ -238,7 +177,7 @@ CLIPPED_SURROGATE_LOSS = Check(
                 ),
             },
             note="g(eps, A) = (1 + eps) A if A >= 0 else (1 - eps) A (Spinning Up's PPO page)",
-            expect=_spinning_up_form,
+            expect=stored("spinning_up_form"),
         ),
         Property(
             "ratio 1 gives -mean(A)",
@@ -248,7 +187,7 @@ CLIPPED_SURROGATE_LOSS = Check(
                 "clip_coef": 0.2,
             },
             note="before the first gradient step the new and old policies agree",
-            expect=lambda inputs: -inputs["advantages"].mean(),
+            expect=stored("clipped_surrogate_loss_ratio_1_gives"),
         ),
     ],
     mistakes=[
@@ -257,41 +196,35 @@ CLIPPED_SURROGATE_LOSS = Check(
             "min of the negated terms instead of max",
             "The paper's objective takes the min of r A and clip(r) A. Negating both terms to get "
             "a loss turns that min into a max: -min(x, y) = max(-x, -y).",
-            loss_min_for_max,
         ),
         Mistake(
             "clip-advantage",
             "the advantage is clipped instead of the ratio",
             "The band [1 - eps, 1 + eps] bounds the probability ratio r, which is near 1; an "
             "advantage can be any size and sign. Clip the ratio: clamp(ratio, 1 - eps, 1 + eps).",
-            loss_clip_advantages,
         ),
         Mistake(
             "no-minus",
             "the minus signs are missing",
             "max(A r, A clip(r)) is neither the objective nor the loss. The loss is "
             "max(-A r, -A clip(r)): both terms negated.",
-            loss_no_minus,
         ),
         Mistake(
             "objective",
             "the objective is returned instead of the loss",
             "mean(min(r A, clip(r) A)) is L^CLIP, to maximise. Optimisers minimise: return its "
             "negative, mean(max(-A r, -A clip(r))).",
-            loss_objective,
         ),
         Mistake(
             "band-eps-low",
             "the band is [eps, 1 + eps]",
             "The lower edge is 1 - eps, not eps: the band is centred on a ratio of 1.",
-            loss_band_eps_low,
         ),
         Mistake(
             "band-eps-high",
             "the band is [1 - eps, eps]",
             "The upper edge is 1 + eps, not eps. With eps < 1 - eps, clamp(r, 1 - eps, eps) "
             "returns eps for every ratio.",
-            loss_band_eps_high,
         ),
         Mistake(
             "clipped-only",
@@ -299,7 +232,6 @@ CLIPPED_SURROGATE_LOSS = Check(
             "Dropping the unclipped term removes the gradient everywhere outside the band, also "
             "where it should pull the ratio back in (A < 0 with r > 1 + eps). The max keeps the "
             "pessimistic term.",
-            loss_clipped_only,
         ),
     ],
 )
@@ -325,22 +257,6 @@ def _draw_ratios(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def fraction_inclusive(ratio, clip_coef):
-    return float(((ratio.detach() - 1.0).abs() >= clip_coef).float().mean())
-
-
-def fraction_upper_only(ratio, clip_coef):
-    return float((ratio.detach() > 1.0 + clip_coef).float().mean())
-
-
-def fraction_count(ratio, clip_coef):
-    return float(((ratio.detach() - 1.0).abs() > clip_coef).float().sum())
-
-
-def fraction_inside(ratio, clip_coef):
-    return float(((ratio.detach() - 1.0).abs() <= clip_coef).float().mean())
 
 
 def _grad_ratio(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -417,29 +333,25 @@ CLIP_FRACTION = Check(
             ">= instead of >: ratios on the edges are counted",
             "A ratio exactly on an edge of the band is not changed by the clip; count only "
             "|r - 1| > eps, as the implementations that log clipfrac do.",
-            fraction_inclusive,
         ),
         Mistake(
             "upper-only",
             "only ratios above 1 + eps are counted",
             "The band has two sides: ratios below 1 - eps are clipped too. Use |r - 1| > eps.",
-            fraction_upper_only,
         ),
         Mistake(
             "count",
             "the number of clipped samples instead of their share",
             "Divide by the batch size (take the mean of the 0/1 flags), so the number is "
             "comparable across batch sizes.",
-            fraction_count,
         ),
         Mistake(
             "inside",
             "the share inside the band instead of outside",
             "clip_fraction is the share the clip touches, |r - 1| > eps: 1 minus the share "
             "inside the band.",
-            fraction_inside,
         ),
     ],
 )
 
-CHECKS = [CLIPPED_SURROGATE_LOSS, CLIP_FRACTION]
+CHECKS = bind_stored([CLIPPED_SURROGATE_LOSS, CLIP_FRACTION])

@@ -8,6 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, call, mutated
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first
 from course.modules import BY_ID
 
@@ -68,29 +69,6 @@ def _mixed_clip_inputs() -> dict[str, Any]:
     }
 
 
-def _value_terms(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    new, old, returns = inputs["new_values"], inputs["old_values"], inputs["returns"]
-    eps = inputs["clip_coef"]
-    unclipped = (new - returns) ** 2
-    clipped = (old + torch.clamp(new - old, -eps, eps) - returns) ** 2
-    return unclipped, clipped
-
-
-def _value_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    """d L / d V: vf_coef (V - R) / B where the unclipped error counts, 0 where the clipped
-    one is strictly larger (the clipped prediction does not depend on V there)."""
-    new, returns, vf_coef = inputs["new_values"], inputs["returns"], inputs["vf_coef"]
-    unclipped, clipped = _value_terms(inputs)
-    if inputs["clip_vloss"]:
-        squared = torch.max(unclipped, clipped)
-        held = clipped > unclipped
-    else:
-        squared = unclipped
-        held = torch.zeros_like(new, dtype=torch.bool)
-    grad = torch.where(held, torch.zeros_like(new), vf_coef * (new - returns) / new.shape[0])
-    return {"output": vf_coef * 0.5 * squared.mean(), "grad": grad}
-
-
 def clipped_vs_unclipped(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The loss with and without ``clip_vloss`` on the same inputs."""
     return {
@@ -129,43 +107,6 @@ def _three_times(received: Any, inputs: dict[str, Any]) -> str | None:
             f"and {float(three):.6g}"
         )
     return None
-
-
-def value_loss_seed(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
-    if clip_vloss:
-        predicted = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
-    else:
-        predicted = new_values
-    return vf_coef * torch.nn.functional.mse_loss(predicted, returns)
-
-
-def value_loss_clipped_only(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
-    if clip_vloss:
-        predicted = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
-    else:
-        predicted = new_values
-    return vf_coef * 0.5 * ((predicted - returns) ** 2).mean()
-
-
-def _value_loss_with(reduce, half, coef_power):
-    def wrong(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
-        unclipped = (new_values - returns) ** 2
-        if clip_vloss:
-            clipped_values = old_values + torch.clamp(
-                new_values - old_values, -clip_coef, clip_coef
-            )
-            squared = reduce(unclipped, (clipped_values - returns) ** 2)
-        else:
-            squared = unclipped
-        return vf_coef**coef_power * half * squared.mean()
-
-    return wrong
-
-
-value_loss_min_for_max = _value_loss_with(torch.min, 0.5, 1)
-value_loss_no_half = _value_loss_with(torch.max, 1.0, 1)
-value_loss_vf_twice = _value_loss_with(torch.max, 0.5, 2)
-value_loss_vf_forgotten = _value_loss_with(torch.max, 0.5, 0)
 
 
 VALUE_LOSS = Check(
@@ -229,7 +170,7 @@ VALUE_LOSS = Check(
             lambda: _values(124, B=7, clip_coef=0.2, clip_vloss=False, vf_coef=0.5),
             note="the factor 0.5 cancels the 2 of the square",
             probe=grad_wrt_first,
-            expect=_value_gradient,
+            expect=stored("value_gradient"),
         ),
         Property(
             "gradient with clipping: 0 where the clipped error is larger",
@@ -237,16 +178,14 @@ VALUE_LOSS = Check(
             note="where the clipped prediction's error wins the max, the loss no longer depends "
             "on V; elsewhere the gradient is vf_coef * (V - R) / B",
             probe=grad_wrt_first,
-            expect=_value_gradient,
+            expect=stored("value_gradient"),
             weight=2.0,
         ),
         Property(
             "inside the band, clipping changes nothing",
             lambda: _values(125, B=9, clip_coef=0.5, clip_vloss=True, vf_coef=0.5, move=0.1),
             note="every |V - V_old| here is below eps = 0.5, so V_clip = V",
-            expect=lambda inputs: (
-                0.5 * 0.5 * ((inputs["new_values"] - inputs["returns"]) ** 2).mean()
-            ),
+            expect=stored("value_loss_inside_the_band_clipping"),
         ),
         Property(
             "the clipped loss is never below the unclipped one",
@@ -270,7 +209,6 @@ VALUE_LOSS = Check(
             "vf_coef * mse(V_old + clip(V - V_old), R) drops the unclipped error and the 0.5. The "
             "course follows the single-file implementations: 0.5 * mean(max(unclipped, clipped)) "
             "times vf_coef.",
-            value_loss_seed,
         ),
         Mistake(
             "clipped-only",
@@ -278,35 +216,30 @@ VALUE_LOSS = Check(
             "Without the max, a critic that moved past the band towards the target gets no "
             "gradient, and one that moved away from it is not penalised for the part outside "
             "the band. Take max((V - R)^2, (V_clip - R)^2).",
-            value_loss_clipped_only,
         ),
         Mistake(
             "min-for-max",
             "min of the two errors instead of max",
             "The clipped value loss is a pessimistic bound, like the policy's: keep the larger "
             "of the two squared errors.",
-            value_loss_min_for_max,
         ),
         Mistake(
             "no-half",
             "the factor 0.5 is missing",
             "The course's value loss is 0.5 * mean(...) before vf_coef, as in the single-file "
             "implementations; without it the critic's effective learning rate doubles.",
-            value_loss_no_half,
         ),
         Mistake(
             "vf-coef-twice",
             "vf_coef applied twice",
             "value_loss applies vf_coef; ppo_loss then only adds the terms. Multiplying again "
             "scales the value loss by vf_coef^2.",
-            value_loss_vf_twice,
         ),
         Mistake(
             "vf-coef-forgotten",
             "vf_coef is not applied",
             "In the course's convention value_loss returns the term of the total loss, "
             "coefficient included: multiply by vf_coef.",
-            value_loss_vf_forgotten,
         ),
     ],
 )
@@ -336,18 +269,6 @@ def _draw_entropies(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def entropy_wrong_sign(entropy, ent_coef):
-    return ent_coef * entropy.mean()
-
-
-def entropy_sum(entropy, ent_coef):
-    return -ent_coef * entropy.sum()
-
-
-def entropy_no_coef(entropy, ent_coef):
-    return -entropy.mean()
-
-
 ENTROPY_LOSS = Check(
     MODULE,
     "entropy_loss",
@@ -373,10 +294,7 @@ ENTROPY_LOSS = Check(
             lambda: _entropies(132, B=6, ent_coef=0.05),
             note="gradient descent on the loss raises every entropy",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": -0.05 * inputs["entropy"].mean(),
-                "grad": torch.full_like(inputs["entropy"], -0.05 / 6),
-            },
+            expect=stored("entropy_loss_gradient_ent_coef_b"),
         ),
         Property(
             "ent_coef 0 gives 0",
@@ -390,19 +308,16 @@ ENTROPY_LOSS = Check(
             "+ent_coef * mean(H): the bonus became a penalty",
             "Minimising +ent_coef * H lowers the entropy and makes the policy deterministic "
             "early. The bonus is subtracted from the loss: -ent_coef * mean(H).",
-            entropy_wrong_sign,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "A sum makes the bonus grow with the batch size, against terms that are means.",
-            entropy_sum,
         ),
         Mistake(
             "no-coef",
             "ent_coef is not applied",
             "The coefficient is part of the term: -ent_coef * mean(H).",
-            entropy_no_coef,
         ),
     ],
 )
@@ -445,18 +360,6 @@ def term_gradients(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, 
     return {"output": out, **{f"d/d {k}": g for k, g in grads.items()}}
 
 
-def total_entropy_subtracted(pg_loss, v_loss, ent_loss):
-    return pg_loss + v_loss - ent_loss
-
-
-def total_value_subtracted(pg_loss, v_loss, ent_loss):
-    return pg_loss - v_loss + ent_loss
-
-
-def total_policy_negated(pg_loss, v_loss, ent_loss):
-    return -pg_loss + v_loss + ent_loss
-
-
 PPO_LOSS = Check(
     MODULE,
     "ppo_loss",
@@ -482,12 +385,7 @@ PPO_LOSS = Check(
             lambda: _terms(142),
             note="the total is a plain sum: each term reaches its parameters unscaled",
             probe=term_gradients,
-            expect=lambda inputs: {
-                "output": inputs["pg_loss"] + inputs["v_loss"] + inputs["ent_loss"],
-                "d/d pg_loss": torch.tensor(1.0),
-                "d/d v_loss": torch.tensor(1.0),
-                "d/d ent_loss": torch.tensor(1.0),
-            },
+            expect=stored("ppo_loss_gradient_1_with_respect_to"),
         ),
     ],
     mistakes=[
@@ -496,21 +394,18 @@ PPO_LOSS = Check(
             "the entropy term is subtracted",
             "ent_loss is already -ent_coef * mean(H); subtracting it turns the bonus into a "
             "penalty. Add the three terms.",
-            total_entropy_subtracted,
         ),
         Mistake(
             "value-subtracted",
             "the value loss is subtracted",
             "The paper writes its objective as L^CLIP - c_1 L^VF + c_2 S, to maximise; the loss "
             "to minimise is its negative, so the value loss enters with a plus sign.",
-            total_value_subtracted,
         ),
         Mistake(
             "policy-negated",
             "the policy loss is negated",
             "pg_loss is already a loss (the negated clipped objective); negating it again makes "
             "the optimiser lower the advantage-weighted probability ratio.",
-            total_policy_negated,
         ),
     ],
 )
@@ -615,26 +510,6 @@ def _gradient_inputs() -> dict[str, Any]:
     return _step(151, B=6, normalize_advantages=True, clip_vloss=False, spread=0.05)
 
 
-def _expected_step_gradients(inputs: dict[str, Any]) -> dict[str, Any]:
-    batch = inputs["batch"]
-    B = inputs["entropy"].shape[0]
-    ratio = torch.exp(inputs["new_log_probs"] - batch["log_probs"])
-    eps = inputs["clip_coef"]
-    assert bool(((ratio - 1).abs() < eps).all()), "the property needs ratios inside the band"
-    adv = batch["advantages"]
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    error = inputs["new_values"] - batch["returns"]
-    vf, ent = inputs["vf_coef"], inputs["ent_coef"]
-    loss = -(adv * ratio).mean() + vf * 0.5 * (error**2).mean() - ent * inputs["entropy"].mean()
-    return {
-        "loss": loss,
-        # d(-A' r / B)/d log pi = -A' r / B, since d r / d log pi = r
-        "d loss / d new_log_probs": -adv * ratio / B,
-        "d loss / d entropy": torch.full_like(inputs["entropy"], -ent / B),
-        "d loss / d new_values": vf * error / B,
-    }
-
-
 def affine_advantages(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The policy loss for advantages A and 5 A + 2, with normalisation on."""
     shifted = dict(inputs)
@@ -666,87 +541,6 @@ def _sum_of_terms(received: Any, inputs: dict[str, Any]) -> str | None:
     if not torch.allclose(received["loss"], total, rtol=1e-5, atol=1e-6):
         return f"'loss' ({float(received['loss']):.6g}) is not pg_loss + v_loss + ent_loss"
     return None
-
-
-def _pg(advantages, ratio, eps):
-    return torch.max(-advantages * ratio, -advantages * torch.clamp(ratio, 1 - eps, 1 + eps)).mean()
-
-
-def _vl(new, old, returns, eps, clip_vloss, vf_coef):
-    squared = (new - returns) ** 2
-    if clip_vloss:
-        squared = torch.max(squared, (old + torch.clamp(new - old, -eps, eps) - returns) ** 2)
-    return vf_coef * 0.5 * squared.mean()
-
-
-def _losses(pg_loss, v_loss, ent_loss):
-    return {
-        "loss": pg_loss + ent_loss + v_loss,
-        "pg_loss": pg_loss,
-        "v_loss": v_loss,
-        "ent_loss": ent_loss,
-    }
-
-
-def _normalised(advantages):
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-
-def step_seed_bug(
-    new_log_probs,
-    entropy,
-    new_values,
-    batch,
-    clip_coef,
-    ent_coef,
-    vf_coef,
-    clip_vloss,
-    normalize_advantages,
-):
-    ratio = (new_log_probs - batch["log_probs"]).exp()
-    advantages = batch["advantages"]
-    if normalize_advantages:
-        advantages = _normalised(advantages)
-    pg_loss = _pg(batch["advantages"], ratio, clip_coef)
-    v_loss = _vl(new_values, batch["values"], batch["returns"], clip_coef, clip_vloss, vf_coef)
-    return _losses(pg_loss, v_loss, -ent_coef * entropy.mean())
-
-
-def step_always_normalised(
-    new_log_probs,
-    entropy,
-    new_values,
-    batch,
-    clip_coef,
-    ent_coef,
-    vf_coef,
-    clip_vloss,
-    normalize_advantages,
-):
-    ratio = (new_log_probs - batch["log_probs"]).exp()
-    pg_loss = _pg(_normalised(batch["advantages"]), ratio, clip_coef)
-    v_loss = _vl(new_values, batch["values"], batch["returns"], clip_coef, clip_vloss, vf_coef)
-    return _losses(pg_loss, v_loss, -ent_coef * entropy.mean())
-
-
-def step_inverted_ratio(
-    new_log_probs,
-    entropy,
-    new_values,
-    batch,
-    clip_coef,
-    ent_coef,
-    vf_coef,
-    clip_vloss,
-    normalize_advantages,
-):
-    ratio = (batch["log_probs"] - new_log_probs).exp()
-    advantages = batch["advantages"]
-    if normalize_advantages:
-        advantages = _normalised(advantages)
-    pg_loss = _pg(advantages, ratio, clip_coef)
-    v_loss = _vl(new_values, batch["values"], batch["returns"], clip_coef, clip_vloss, vf_coef)
-    return _losses(pg_loss, v_loss, -ent_coef * entropy.mean())
 
 
 TRAINING_STEP_LOSS = Check(
@@ -823,7 +617,7 @@ TRAINING_STEP_LOSS = Check(
             note="ratios inside the band, no value clipping: d/d log pi_i = -A'_i r_i / B, "
             "d/d H_i = -ent_coef / B, d/d V_i = vf_coef (V_i - R_i) / B",
             probe=step_gradients,
-            expect=_expected_step_gradients,
+            expect=stored("expected_step_gradients"),
         ),
     ],
     mistakes=[
@@ -833,23 +627,20 @@ TRAINING_STEP_LOSS = Check(
             "The step normalises batch['advantages'] into a new variable, then passes "
             "batch['advantages'] to the policy loss, so normalize_advantages changes nothing. "
             "Pass the variable that holds the normalised advantages.",
-            step_seed_bug,
         ),
         Mistake(
             "always-normalised",
             "the advantages are normalised even when normalize_advantages is False",
             "The flag chooses between the raw and the normalised advantages; with it off, the "
             "policy loss uses batch['advantages'] as they are.",
-            step_always_normalised,
         ),
         Mistake(
             "inverted-ratio",
             "the ratio is pi_old / pi_new",
             "r = pi_new / pi_old = exp(new_log_probs - old_log_probs); the inverse rewards "
             "making good actions less likely.",
-            step_inverted_ratio,
         ),
     ],
 )
 
-CHECKS = [VALUE_LOSS, ENTROPY_LOSS, PPO_LOSS, TRAINING_STEP_LOSS]
+CHECKS = bind_stored([VALUE_LOSS, ENTROPY_LOSS, PPO_LOSS, TRAINING_STEP_LOSS])

@@ -8,6 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
+from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
 MODULE = BY_ID["m06"]
@@ -77,37 +78,6 @@ def _flags(rows: list[str]) -> torch.Tensor:
 # ==== what the properties expect, computed directly from the definitions
 
 
-def _td_errors(inputs: dict[str, Any]) -> torch.Tensor:
-    not_terminated = 1.0 - inputs["terminated"].float()
-    return (
-        inputs["rewards"]
-        + inputs["gamma"] * not_terminated * inputs["next_values"]
-        - inputs["values"]
-    )
-
-
-def _lambda_zero(inputs: dict[str, Any]):
-    deltas = _td_errors(inputs)
-    return deltas, deltas + inputs["values"]
-
-
-def _monte_carlo(inputs: dict[str, Any]):
-    """G_t = r_t + gamma * G_{t+1} inside an episode, 0 after a termination, and
-    next_values[T - 1] after the last step: the bootstrapped Monte-Carlo return."""
-    rewards, gamma = inputs["rewards"], inputs["gamma"]
-    not_terminated = 1.0 - inputs["terminated"].float()
-    following = inputs["next_values"][-1]
-    returns = torch.zeros_like(rewards)
-    for t in reversed(range(rewards.shape[0])):
-        following = rewards[t] + gamma * not_terminated[t] * following
-        returns[t] = following
-    return returns - inputs["values"], returns
-
-
-def _gamma_zero(inputs: dict[str, Any]):
-    return inputs["rewards"] - inputs["values"], inputs["rewards"]
-
-
 def unmodified_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
     """Call the function on copies; report, for each tensor input, whether it is intact."""
     args = clone_inputs(inputs)
@@ -151,81 +121,6 @@ def _float64_pair(received: Any, inputs: dict[str, Any]) -> str | None:
     ):
         return f"expected (advantages, returns): two float64 tensors of shape {shape}"
     return None
-
-
-# ==== known mistakes (same signature as compute_gae)
-
-
-def _masks(terminated, truncated, dtype):
-    terminated = terminated.bool()
-    done = terminated | truncated.bool()
-    return (~terminated).to(dtype), (~done).to(dtype)
-
-
-def _backward(deltas, carry):
-    """A_t = deltas_t + carry_t * A_{t+1}, backwards from A_T = 0."""
-    steps = []
-    running = torch.zeros_like(deltas[0])
-    for t in reversed(range(deltas.shape[0])):
-        running = deltas[t] + carry[t] * running
-        steps.append(running)
-    return torch.stack(steps[::-1])
-
-
-def no_time_limit_bootstrap(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
-    _, not_done = _masks(terminated, truncated, rewards.dtype)
-    deltas = rewards + gamma * not_done * next_values - values
-    advantages = _backward(deltas, gamma * gae_lambda * not_done)
-    return advantages, advantages + values
-
-
-def recursion_not_cut(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
-    not_terminated, _ = _masks(terminated, truncated, rewards.dtype)
-    deltas = rewards + gamma * not_terminated * next_values - values
-    advantages = _backward(deltas, gamma * gae_lambda * torch.ones_like(deltas))
-    return advantages, advantages + values
-
-
-def cut_only_at_terminations(
-    rewards, values, next_values, terminated, truncated, gamma, gae_lambda
-):
-    not_terminated, _ = _masks(terminated, truncated, rewards.dtype)
-    deltas = rewards + gamma * not_terminated * next_values - values
-    advantages = _backward(deltas, gamma * gae_lambda * not_terminated)
-    return advantages, advantages + values
-
-
-def values_shifted(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
-    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
-    following = torch.cat([values[1:], next_values[-1:]])
-    deltas = rewards + gamma * not_terminated * following - values
-    advantages = _backward(deltas, gamma * gae_lambda * not_done)
-    return advantages, advantages + values
-
-
-def next_step_flags(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
-    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
-    not_terminated = torch.cat([not_terminated[1:], not_terminated[-1:]])
-    not_done = torch.cat([not_done[1:], not_done[-1:]])
-    deltas = rewards + gamma * not_terminated * next_values - values
-    advantages = _backward(deltas, gamma * gae_lambda * not_done)
-    return advantages, advantages + values
-
-
-def returns_are_discounted_rewards(
-    rewards, values, next_values, terminated, truncated, gamma, gae_lambda
-):
-    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
-    deltas = rewards + gamma * not_terminated * next_values - values
-    advantages = _backward(deltas, gamma * gae_lambda * not_done)
-    return advantages, _backward(rewards, gamma * not_done)
-
-
-def lambda_on_delta(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
-    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
-    deltas = rewards + gamma * not_terminated * next_values - values
-    advantages = _backward(gae_lambda * deltas, gamma * not_done)
-    return advantages, advantages + values
 
 
 COMPUTE_GAE = Check(
@@ -395,20 +290,20 @@ COMPUTE_GAE = Check(
             "lambda 0 gives the one-step TD error",
             lambda: _seeded(5, T=6, N=3, gamma=0.95, gae_lambda=0.0, p_trunc=0.25),
             note="A_t = delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)",
-            expect=_lambda_zero,
+            expect=stored("lambda_zero"),
         ),
         Property(
             "lambda 1 without truncation gives the Monte-Carlo return minus the value",
             lambda: _seeded(6, T=8, N=3, gamma=0.97, gae_lambda=1.0, p_term=0.2, p_trunc=0.0),
             note="the TD errors telescope: A_t = G_t - V(s_t), with G the discounted return "
             "cut at terminations and bootstrapped with next_values after the last step",
-            expect=_monte_carlo,
+            expect=stored("monte_carlo"),
         ),
         Property(
             "gamma 0 gives r - V",
             lambda: _seeded(7, T=5, N=2, gamma=0.0, gae_lambda=0.9),
             note="nothing after r_t counts: A = r - V and the returns are the rewards",
-            expect=_gamma_zero,
+            expect=stored("gamma_zero"),
         ),
         Property(
             "leaves its inputs unmodified",
@@ -440,14 +335,12 @@ COMPUTE_GAE = Check(
             "A time limit is not a terminal state: the state reached still has a value. Use "
             "(1 - terminated) in delta_t and (1 - done) only to cut the sum; with done in "
             "both, every truncated episode is treated as if it fell off a cliff.",
-            no_time_limit_bootstrap,
         ),
         Mistake(
             "no-cut",
             "the sum is not cut where an episode ends",
             "After an end, step t + 1 belongs to a new episode, whose TD errors must not leak "
             "into A_t: multiply the carried A_{t+1} by gamma * lambda * (1 - done_t).",
-            recursion_not_cut,
         ),
         Mistake(
             "cut-only-terminated",
@@ -455,7 +348,6 @@ COMPUTE_GAE = Check(
             "A truncation also ends the episode: the next step is the first of another one. "
             "Cut with done = terminated or truncated; only the bootstrap in delta_t is "
             "kept at a truncation.",
-            cut_only_at_terminations,
         ),
         Mistake(
             "values-shifted",
@@ -464,7 +356,6 @@ COMPUTE_GAE = Check(
             "episode end is the first observation of the next episode. next_values[t] is the "
             "value of the observation step t actually reached (the final one at a time "
             "limit).",
-            values_shifted,
         ),
         Mistake(
             "next-done",
@@ -472,7 +363,6 @@ COMPUTE_GAE = Check(
             "Here terminated[t] and truncated[t] say that the episode ended right after step "
             "t. Code that stores 'this observation starts an episode' reads dones[t + 1]; "
             "mixing the two conventions cuts and drops the bootstrap one step late.",
-            next_step_flags,
         ),
         Mistake(
             "discounted-returns",
@@ -480,16 +370,14 @@ COMPUTE_GAE = Check(
             "The critic's target is returns = advantages + values, the lambda-return that "
             "includes the bootstraps. The reward-to-go alone drops every bootstrap and does "
             "not match the advantages.",
-            returns_are_discounted_rewards,
         ),
         Mistake(
             "lambda-on-delta",
             "lambda multiplies delta_t instead of the carried advantage",
             "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: the TD error of step t "
             "counts in full, and lambda discounts the later ones together with gamma.",
-            lambda_on_delta,
         ),
     ],
 )
 
-CHECKS = [COMPUTE_GAE]
+CHECKS = bind_stored([COMPUTE_GAE])

@@ -9,6 +9,7 @@ import torch
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, clone_inputs
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
 from course.modules import BY_ID
 
@@ -69,27 +70,6 @@ def grad_wrt_kl(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any
     return {"output": out, "grad": grad}
 
 
-def _objective(inputs: dict[str, Any]) -> torch.Tensor:
-    return (inputs["ratio"] * inputs["advantages"]).mean() - inputs["beta"] * inputs["kl"]
-
-
-def penalty_added(ratio, advantages, kl, beta):
-    return (ratio * advantages).mean() + beta * kl
-
-
-def penalty_as_loss(ratio, advantages, kl, beta):
-    return -((ratio * advantages).mean() - beta * kl)
-
-
-def penalty_sum(ratio, advantages, kl, beta):
-    return (ratio * advantages).sum() - beta * kl
-
-
-def penalty_on_clipped(ratio, advantages, kl, beta):
-    clipped = torch.clamp(ratio, 0.8, 1.2)
-    return torch.min(ratio * advantages, clipped * advantages).mean() - beta * kl
-
-
 KL_PENALTY_OBJECTIVE = Check(
     MODULE,
     "kl_penalty_objective",
@@ -126,24 +106,21 @@ KL_PENALTY_OBJECTIVE = Check(
             lambda: _penalty(173, B=6, beta=2.0, spread=0.5),
             note="the surrogate is not clipped, so every sample keeps its gradient",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": _objective(inputs),
-                "grad": inputs["advantages"] / inputs["advantages"].shape[0],
-            },
+            expect=stored("kl_penalty_objective_gradient_a_b"),
         ),
         Property(
             "gradient -beta with respect to the KL",
             lambda: _penalty(174, B=4, beta=3.0),
             note="raising the KL lowers the objective at the rate beta",
             probe=grad_wrt_kl,
-            expect=lambda inputs: {"output": _objective(inputs), "grad": torch.tensor(-3.0)},
+            expect=stored("kl_penalty_objective_gradient_beta"),
             weight=2.0,
         ),
         Property(
             "beta 0 gives the plain surrogate mean(r A)",
             lambda: _penalty(175, B=7, beta=0.0),
             note="m03's surrogate objective",
-            expect=lambda inputs: (inputs["ratio"] * inputs["advantages"]).mean(),
+            expect=stored("kl_penalty_objective_beta_0_gives"),
         ),
     ],
     mistakes=[
@@ -152,21 +129,18 @@ KL_PENALTY_OBJECTIVE = Check(
             "the penalty is added",
             "The objective is maximised, so the KL is subtracted: moving away from pi_old must "
             "cost, mean(r A) - beta * KL.",
-            penalty_added,
         ),
         Mistake(
             "as-loss",
             "the negated objective (a loss) is returned",
             "The function's name says objective: return mean(r A) - beta * KL and let the "
             "caller minimise its negative.",
-            penalty_as_loss,
         ),
         Mistake(
             "sum",
             "a sum over the batch instead of a mean",
             "The surrogate is an expectation: a mean over the batch. A sum also changes the "
             "balance with beta * KL as the batch size changes.",
-            penalty_sum,
         ),
         Mistake(
             "clipped-surrogate",
@@ -174,7 +148,6 @@ KL_PENALTY_OBJECTIVE = Check(
             "The seed notes write L_clip - beta KL. The paper's PPO-penalty objective (eq. 8, "
             "the variant its experiments compare with clipping) uses the plain surrogate "
             "mean(r A): there the penalty replaces the clip.",
-            penalty_on_clipped,
         ),
     ],
 )
@@ -201,42 +174,6 @@ def _draw_beta(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def beta_swapped(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl / 1.5:
-        return float(beta) * 2.0
-    if kl > target_kl * 1.5:
-        return float(beta) / 2.0
-    return float(beta)
-
-
-def beta_inclusive(beta, kl, target_kl):
-    kl = float(kl)
-    if kl <= target_kl / 1.5:
-        return float(beta) / 2.0
-    if kl >= target_kl * 1.5:
-        return float(beta) * 2.0
-    return float(beta)
-
-
-def beta_no_band(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl:
-        return float(beta) / 2.0
-    if kl > target_kl:
-        return float(beta) * 2.0
-    return float(beta)
-
-
-def beta_factor_one_and_a_half(beta, kl, target_kl):
-    kl = float(kl)
-    if kl < target_kl / 1.5:
-        return float(beta) / 1.5
-    if kl > target_kl * 1.5:
-        return float(beta) * 1.5
-    return float(beta)
 
 
 def _unchanged_across_band(received: Any, inputs: dict[str, Any]) -> str | None:
@@ -331,27 +268,23 @@ UPDATE_KL_BETA = Check(
             "the directions are swapped",
             "A KL below the band means the policy barely moved: the penalty is too strong, so "
             "beta is halved. Above the band beta is doubled.",
-            beta_swapped,
         ),
         Mistake(
             "inclusive",
             "<= and >= at the edges",
             "The paper's rule changes beta only when d < d_targ / 1.5 or d > d_targ * 1.5: a KL "
             "exactly on an edge leaves beta unchanged.",
-            beta_inclusive,
         ),
         Mistake(
             "no-band",
             "the KL is compared with the target itself",
             "Without the tolerance band beta changes after every update and oscillates; compare "
             "with target / 1.5 and target * 1.5.",
-            beta_no_band,
         ),
         Mistake(
             "factor-1.5",
             "beta is scaled by 1.5 instead of 2",
             "1.5 sets the band's edges; beta itself is halved or doubled.",
-            beta_factor_one_and_a_half,
         ),
     ],
 )
@@ -372,30 +305,6 @@ def _draw_stop(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def stop_inclusive(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) >= target_kl)
-
-
-def stop_when_none(approx_kl, target_kl):
-    if target_kl is None:
-        return True
-    return bool(float(approx_kl) > target_kl)
-
-
-def stop_one_and_a_half(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) > 1.5 * target_kl)
-
-
-def stop_reversed(approx_kl, target_kl):
-    if target_kl is None:
-        return False
-    return bool(float(approx_kl) < target_kl)
 
 
 SHOULD_STOP_EARLY = Check(
@@ -464,29 +373,25 @@ SHOULD_STOP_EARLY = Check(
             ">= instead of >",
             "The course's rule (CleanRL's) stops only when approx_kl > target_kl: a KL equal "
             "to the target keeps going.",
-            stop_inclusive,
         ),
         Mistake(
             "none-stops",
             "target_kl None stops at once",
             "None means early stopping is off: never stop.",
-            stop_when_none,
         ),
         Mistake(
             "one-and-a-half",
             "the threshold is 1.5 * target_kl",
             "That is Spinning Up's and Stable-Baselines3's rule. This course follows CleanRL and "
             "stops at target_kl itself; for the other rule pass 1.5 * target_kl.",
-            stop_one_and_a_half,
         ),
         Mistake(
             "reversed",
             "stops when the KL is below the target",
             "Early stopping protects against a policy that moved too far: stop when the KL is "
             "above the target.",
-            stop_reversed,
         ),
     ],
 )
 
-CHECKS = [KL_PENALTY_OBJECTIVE, UPDATE_KL_BETA, SHOULD_STOP_EARLY]
+CHECKS = bind_stored([KL_PENALTY_OBJECTIVE, UPDATE_KL_BETA, SHOULD_STOP_EARLY])

@@ -11,12 +11,12 @@ from torch.distributions import Normal
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
 from course.modules import BY_ID
 
 MODULE = BY_ID["m08"]
 
-HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 LOG_2 = math.log(2.0)
 
 
@@ -63,54 +63,6 @@ def _draw_log_prob(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return cases
-
-
-def _torch_log_prob(inputs: dict[str, Any]) -> torch.Tensor:
-    dist = Normal(inputs["mean"], inputs["log_std"].exp())
-    return dist.log_prob(inputs["actions"]).sum(-1)
-
-
-def _mean_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    var = (2.0 * inputs["log_std"]).exp()
-    grad = (inputs["actions"] - inputs["mean"]) / var.expand_as(inputs["mean"])
-    return {"output": _torch_log_prob(inputs), "grad": grad}
-
-
-def _log_std_gradient(inputs: dict[str, Any]) -> dict[str, Any]:
-    z = (inputs["actions"] - inputs["mean"]) / inputs["log_std"].exp()
-    per_sample = z.pow(2) - 1.0
-    grad = per_sample if inputs["log_std"].dim() == 2 else per_sample.sum(0)
-    return {"output": _torch_log_prob(inputs), "grad": grad}
-
-
-def log_std_as_std(mean, log_std, actions):
-    std = log_std
-    return (-0.5 * ((actions - mean) / std).pow(2) - torch.log(std) - HALF_LOG_2PI).sum(-1)
-
-
-def std_not_squared(mean, log_std, actions):
-    std = log_std.exp()
-    return (-((actions - mean).pow(2)) / (2.0 * std) - log_std - HALF_LOG_2PI).sum(-1)
-
-
-def no_half_on_square(mean, log_std, actions):
-    std = log_std.exp()
-    return (-((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI).sum(-1)
-
-
-def log_variance_normaliser(mean, log_std, actions):
-    std = log_std.exp()
-    return (-0.5 * ((actions - mean) / std).pow(2) - 2.0 * log_std - HALF_LOG_2PI).sum(-1)
-
-
-def log_prob_not_summed(mean, log_std, actions):
-    std = log_std.exp()
-    return -0.5 * ((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI
-
-
-def log_prob_averaged(mean, log_std, actions):
-    std = log_std.exp()
-    return (-0.5 * ((actions - mean) / std).pow(2) - log_std - HALF_LOG_2PI).mean(-1)
 
 
 GAUSSIAN_LOG_PROB = Check(
@@ -178,21 +130,21 @@ GAUSSIAN_LOG_PROB = Check(
                 f"agrees with torch.distributions.Normal, A = {A}",
                 lambda A=A, seed=seed: _log_prob_inputs(seed, B=16, A=A),
                 note="Normal(mean, exp(log_std)).log_prob(actions).sum(-1)",
-                expect=_torch_log_prob,
+                expect=stored("torch_log_prob"),
             )
             for seed, A in ((84, 1), (85, 2), (86, 6))
         ],
         Property(
             "agrees with torch.distributions.Normal, log_std (B, A)",
             lambda: _log_prob_inputs(87, B=12, A=3, per_state=True),
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "gradient with respect to the mean is (a - mu) / sigma^2",
             lambda: _log_prob_inputs(88, B=6, A=3),
             note="the policy gradient pushes the mean toward actions with positive advantage",
             probe=grad_wrt_first,
-            expect=_mean_gradient,
+            expect=stored("mean_gradient"),
         ),
         Property(
             "gradient with respect to log_std is the sum over the batch of z^2 - 1",
@@ -200,14 +152,14 @@ GAUSSIAN_LOG_PROB = Check(
             note="d log pi / d log sigma = z^2 - 1: the spread grows when samples land "
             "further than one sigma out, and log_std (A,) collects it from every row",
             probe=grad_wrt_second,
-            expect=_log_std_gradient,
+            expect=stored("log_std_gradient"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _log_prob_inputs(90, B=4, A=2),
             note="the exercise is to write the closed form",
             probe=without_distributions,
-            expect=_torch_log_prob,
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "float64 inputs give a float64 (B,) output",
@@ -221,41 +173,35 @@ GAUSSIAN_LOG_PROB = Check(
             "log_std used as the standard deviation",
             "The parameter is log sigma, which can be 0 or negative; sigma = exp(log_std). "
             "Dividing by log_std (and taking its log) gives infinities and nans.",
-            log_std_as_std,
         ),
         Mistake(
             "std-not-squared",
             "(a - mu)^2 divided by 2 sigma instead of 2 sigma^2",
             "The quadratic term is -0.5 * ((a - mu) / sigma)^2: it is the variance, sigma "
             "squared, that divides the squared distance.",
-            std_not_squared,
         ),
         Mistake(
             "no-half",
             "the factor 0.5 of the quadratic term is missing",
             "The normal density is exp(-(a - mu)^2 / (2 sigma^2)); its log has -0.5 * z^2.",
-            no_half_on_square,
         ),
         Mistake(
             "log-variance",
             "-log sigma^2 instead of -log sigma in the normaliser",
             "The density's normaliser is 1 / (sigma sqrt(2 pi)), whose log is -log sigma - "
             "0.5 log(2 pi): log_std once, not twice.",
-            log_variance_normaliser,
         ),
         Mistake(
             "not-summed",
             "one log-density per action dimension, (B, A), instead of their sum",
             "The dimensions are independent, so the joint density is the product of the "
             "per-dimension densities and its log is their sum: .sum(-1).",
-            log_prob_not_summed,
         ),
         Mistake(
             "averaged",
             "the mean over action dimensions instead of the sum",
             "log pi(a|s) of the whole action is the sum of the per-dimension log-densities; "
             "averaging divides it by A.",
-            log_prob_averaged,
         ),
     ],
 )
@@ -288,12 +234,6 @@ def _normal_entropy_inputs(seed: int, B: int, A: int) -> dict[str, Any]:
     }
 
 
-def _torch_entropy(inputs: dict[str, Any]) -> torch.Tensor:
-    log_std = inputs["log_std"]
-    mean = inputs.get("mean", torch.zeros_like(log_std))
-    return Normal(mean, log_std.exp()).entropy().sum(-1)
-
-
 def log_std_only_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     """Call with ``log_std`` alone (the inputs also hold a mean, for the expectation)."""
     log_std = inputs["log_std"].clone()
@@ -301,22 +241,6 @@ def log_std_only_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     if not torch.equal(log_std, inputs["log_std"]):
         raise InputMutated(["log_std"])
     return out
-
-
-def entropy_not_summed(log_std):
-    return 0.5 * math.log(2.0 * math.pi * math.e) + log_std
-
-
-def entropy_constant_once(log_std):
-    return 0.5 * math.log(2.0 * math.pi * math.e) + log_std.sum(-1)
-
-
-def entropy_averaged(log_std):
-    return (0.5 * math.log(2.0 * math.pi * math.e) + log_std).mean(-1)
-
-
-def entropy_half_log_std(log_std):
-    return (0.5 * math.log(2.0 * math.pi * math.e) + 0.5 * log_std).sum(-1)
 
 
 GAUSSIAN_ENTROPY = Check(
@@ -362,7 +286,7 @@ GAUSSIAN_ENTROPY = Check(
                 note="Normal(mean, exp(log_std)).entropy().sum(-1), with means far from 0: "
                 "the entropy does not depend on the mean",
                 probe=log_std_only_probe,
-                expect=_torch_entropy,
+                expect=stored("torch_entropy"),
             )
             for seed, A in ((94, 1), (95, 2), (96, 6))
         ],
@@ -371,16 +295,13 @@ GAUSSIAN_ENTROPY = Check(
             lambda: _entropy_inputs(97, 3, 4),
             note="dH / d log sigma_j = 1: the entropy bonus widens every dimension alike",
             probe=grad_wrt_first,
-            expect=lambda inputs: {
-                "output": _torch_entropy(inputs),
-                "grad": torch.ones_like(inputs["log_std"]),
-            },
+            expect=stored("gaussian_entropy_gradient_with"),
         ),
         Property(
             "written without torch.distributions",
             lambda: _entropy_inputs(98, 2, 3),
             probe=without_distributions,
-            expect=_torch_entropy,
+            expect=stored("torch_entropy"),
         ),
         Property(
             "float64 inputs give a float64 output",
@@ -394,27 +315,23 @@ GAUSSIAN_ENTROPY = Check(
             "one entropy per action dimension, (..., A), instead of their sum",
             "The dimensions are independent, so the entropy of the whole action is the sum "
             "of theirs: sum over the last dimension.",
-            entropy_not_summed,
         ),
         Mistake(
             "constant-once",
             "0.5 * log(2 pi e) added once instead of once per dimension",
             "Each dimension has entropy 0.5 * log(2 pi e) + log sigma_j; summing gives A times "
             "the constant. Adding it once is right only for A = 1.",
-            entropy_constant_once,
         ),
         Mistake(
             "averaged",
             "the mean over action dimensions instead of the sum",
             "Entropies of independent parts add up; averaging divides the entropy by A.",
-            entropy_averaged,
         ),
         Mistake(
             "half-log-std",
             "0.5 * log_std, as if it were a log-variance",
             "H = 0.5 * log(2 pi e sigma^2) = 0.5 * log(2 pi e) + log sigma: the 0.5 of the "
             "square root cancels the square of sigma^2, so log_std counts in full.",
-            entropy_half_log_std,
         ),
     ],
 )
@@ -491,15 +408,6 @@ def _draw_actors(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _policy(inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean and the stddev (B, A) that the fixed architecture gives with these weights."""
-    p, x = inputs["params"], inputs["obs"]
-    h = torch.tanh(x @ p["mean_net.0.weight"].T + p["mean_net.0.bias"])
-    h = torch.tanh(h @ p["mean_net.2.weight"].T + p["mean_net.2.bias"])
-    mean = h @ p["mean_net.4.weight"].T + p["mean_net.4.bias"]
-    return mean, p["log_std"].exp().expand_as(mean)
-
-
 def _build(ns: Any, function: str, inputs: dict[str, Any]) -> nn.Module:
     """Construct the class under test and load the known weights into it, by name."""
     actor = getattr(ns, function)(inputs["obs_dim"], inputs["act_dim"], inputs["hidden"])
@@ -535,11 +443,6 @@ def distribution_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[s
     return {"type": type(dist).__name__, "mean": dist.mean, "stddev": dist.stddev}
 
 
-def _expected_distribution(inputs: dict[str, Any]) -> dict[str, Any]:
-    mean, std = _policy(inputs)
-    return {"type": "Normal", "mean": mean, "stddev": std}
-
-
 def structure_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Construct with ``initial_log_std``; report log_std and the parameters' names and
     shapes."""
@@ -551,24 +454,6 @@ def structure_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
         "log_std_is_parameter": isinstance(log_std, nn.Parameter),
         "log_std": log_std.detach().clone() if isinstance(log_std, torch.Tensor) else None,
         "parameters": sorted([name, list(p.shape)] for name, p in actor.named_parameters()),
-    }
-
-
-def _expected_structure(inputs: dict[str, Any]) -> dict[str, Any]:
-    obs_dim, act_dim, hidden = inputs["obs_dim"], inputs["act_dim"], inputs["hidden"]
-    shapes = {
-        "mean_net.0.weight": [hidden, obs_dim],
-        "mean_net.0.bias": [hidden],
-        "mean_net.2.weight": [hidden, hidden],
-        "mean_net.2.bias": [hidden],
-        "mean_net.4.weight": [act_dim, hidden],
-        "mean_net.4.bias": [act_dim],
-        "log_std": [act_dim],
-    }
-    return {
-        "log_std_is_parameter": True,
-        "log_std": torch.full((act_dim,), -0.5),
-        "parameters": sorted([name, shape] for name, shape in shapes.items()),
     }
 
 
@@ -589,29 +474,28 @@ def gradient_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, 
 
 def _gradient_inputs(seed: int) -> dict[str, Any]:
     inputs = _seeded_actor(seed, obs_dim=3, act_dim=2, hidden=5, B=6)
-    mean, std = _policy(inputs)
     g = draw.generator(seed + 1000)
-    inputs["actions"] = mean + std * draw.normal(g, *mean.shape, scale=1.5)
+    inputs["actions"] = draw.normal(g, 6, 2, scale=1.5)
     return inputs
 
 
-def _expected_gradients(inputs: dict[str, Any]) -> dict[str, Any]:
-    mean, std = _policy(inputs)
-    z = (inputs["actions"] - mean) / std
-    return {
-        "log_std": (z.pow(2) - 1.0).sum(0),
-        "mean_net.4.bias": (z / std).sum(0),
-    }
-
-
 def act_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Load the weights, call ``act(obs, low, high)``: what it returns, by name."""
+    """Load the weights, call ``act(obs, low, high)``: what it returns, by name, and the
+    mean and stddev of the actor's own ``distribution(obs)``, to which the sample and its
+    log-probability must belong."""
     actor = _build(ns, function, inputs)
     obs = inputs["obs"].clone()
     with torch.no_grad():
         action, log_prob, env_action = actor.act(obs, inputs["low"], inputs["high"])
+        dist = actor.distribution(obs)
     _obs_unchanged(obs, inputs["obs"])
-    return {"action": action, "log_prob": log_prob, "env_action": env_action}
+    return {
+        "action": action,
+        "log_prob": log_prob,
+        "env_action": env_action,
+        "mean": dist.mean,
+        "stddev": dist.stddev,
+    }
 
 
 def _act_shapes(received: dict[str, Any], inputs: dict[str, Any]) -> str | None:
@@ -653,7 +537,7 @@ def _log_prob_of_sample(received: dict[str, Any], inputs: dict[str, Any]) -> str
     problem = _act_shapes(received, inputs)
     if problem:
         return problem
-    mean, std = _policy(inputs)
+    mean, std = received["mean"], received["stddev"]
     wanted = Normal(mean, std).log_prob(received["action"]).sum(-1)
     if not torch.allclose(received["log_prob"], wanted, rtol=1e-5, atol=1e-6):
         return "log_prob must be log pi(action|obs) of the returned (unclipped) action"
@@ -664,7 +548,7 @@ def _samples_follow_policy(received: dict[str, Any], inputs: dict[str, Any]) -> 
     problem = _act_shapes(received, inputs)
     if problem:
         return problem
-    mean, std = _policy(inputs)
+    mean, std = received["mean"], received["stddev"]
     z = (received["action"] - mean) / std
     n = z.shape[0]
     # Over n standard normal draws, |mean| exceeds 5 / sqrt(n) and the sample std leaves
@@ -678,77 +562,6 @@ def _samples_follow_policy(received: dict[str, Any], inputs: dict[str, Any]) -> 
             f"{z_mean.tolist()} and its std {z_std.tolist()}: sample from distribution(obs)"
         )
     return None
-
-
-class _MistakeActor(nn.Module):
-    """The base of the wrong classes below (it has no ``act``): each adds or overrides the part
-    it gets wrong."""
-
-    def __init__(
-        self, obs_dim: int, act_dim: int, hidden: int = 64, initial_log_std: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.mean_net = nn.Sequential(
-            nn.Linear(obs_dim, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, act_dim),
-        )
-        self.log_std = nn.Parameter(torch.full((act_dim,), float(initial_log_std)))
-
-    def distribution(self, obs):
-        mean = self.mean_net(obs)
-        return Normal(mean, self.log_std.exp().expand_as(mean))
-
-
-class LogStdNotExponentiated(_MistakeActor):
-    def distribution(self, obs):
-        mean = self.mean_net(obs)
-        return Normal(mean, self.log_std.expand_as(mean))
-
-
-class LogStdNotAParameter(_MistakeActor):
-    def __init__(self, obs_dim, act_dim, hidden=64, initial_log_std=0.0):
-        super().__init__(obs_dim, act_dim, hidden, initial_log_std)
-        del self.log_std
-        self.log_std = torch.full((act_dim,), float(initial_log_std))
-
-
-class LogProbOfClippedAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        env_action = torch.clamp(action, low, high)
-        return action, dist.log_prob(env_action).sum(-1), env_action
-
-
-class StoresClippedAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = torch.clamp(dist.sample(), low, high)
-        return action, dist.log_prob(action).sum(-1), action
-
-
-class EnvActionNotClipped(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        return action, dist.log_prob(action).sum(-1), action
-
-
-class MeanAsAction(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.mean.detach()
-        return action, dist.log_prob(action).sum(-1), torch.clamp(action, low, high)
-
-
-class LogProbNotSummed(_MistakeActor):
-    def act(self, obs, low, high):
-        dist = self.distribution(obs)
-        action = dist.sample()
-        return action, dist.log_prob(action), torch.clamp(action, low, high)
 
 
 def _structure_inputs() -> dict[str, Any]:
@@ -814,7 +627,7 @@ GAUSSIAN_ACTOR = Check(
             note="GaussianActor(3, 2, hidden=5, initial_log_std=-0.5): its parameters are "
             "the mean network's and log_std, with the names and shapes the docstring fixes",
             probe=structure_probe,
-            expect=_expected_structure,
+            expect=stored("expected_structure"),
         ),
         Property(
             "log_std and the mean network receive the gradient of the log-probability",
@@ -822,14 +635,14 @@ GAUSSIAN_ACTOR = Check(
             note="d/d log_std of sum_i log pi(a_i|s_i) = sum_i (z_i^2 - 1); d/d (last bias) "
             "= sum_i z_i / sigma",
             probe=gradient_probe,
-            expect=_expected_gradients,
+            expect=stored("expected_gradients"),
         ),
         Property(
             "distribution for a batch of one",
             lambda: _seeded_actor(104, obs_dim=4, act_dim=3, hidden=6, B=1),
             note="mean and stddev are (1, A)",
             probe=distribution_probe,
-            expect=_expected_distribution,
+            expect=stored("expected_distribution"),
         ),
         Property(
             "act sends the sample clipped to the bounds to the env",
@@ -870,14 +683,12 @@ GAUSSIAN_ACTOR = Check(
             "Normal(mean, log_std) instead of Normal(mean, exp(log_std))",
             "torch.distributions.Normal takes the standard deviation. Passing log_std gives "
             "the wrong spread, and an error as soon as a log_std is 0 or negative.",
-            LogStdNotExponentiated,
         ),
         Mistake(
             "log-std-not-a-parameter",
             "log_std is a plain tensor, not an nn.Parameter",
             "A tensor attribute is not among parameters(): the optimiser never updates it, "
             "so the policy cannot learn how much to explore. Wrap it in nn.Parameter.",
-            LogStdNotAParameter,
         ),
         Mistake(
             "log-prob-of-clipped-action",
@@ -885,7 +696,6 @@ GAUSSIAN_ACTOR = Check(
             "The policy sampled the unclipped action; that is what the PPO ratio evaluates "
             "later. The density at the clipped value (on the bound) is not the probability "
             "of what the policy did.",
-            LogProbOfClippedAction,
         ),
         Mistake(
             "stores-clipped-action",
@@ -893,30 +703,26 @@ GAUSSIAN_ACTOR = Check(
             "Clip only the copy sent to the env. A stored clipped action piles many samples "
             "onto the bound, and the policy's log-density there says nothing about how "
             "likely the policy was to produce it.",
-            StoresClippedAction,
         ),
         Mistake(
             "env-action-not-clipped",
             "the env action is not clipped to the bounds",
             "A Gaussian sample can be anywhere; the env's action space has bounds. Send "
             "clip(action, low, high) to the env.",
-            EnvActionNotClipped,
         ),
         Mistake(
             "mean-as-action",
             "the mean is returned instead of a sample",
             "During training the policy must explore: draw the action from "
             "distribution(obs). The mean is the greedy action, for evaluation only.",
-            MeanAsAction,
         ),
         Mistake(
             "log-prob-not-summed",
             "act's log-probability is (B, A), not summed over action dims",
             "Normal.log_prob gives one log-density per dimension; the action's "
             "log-probability is their sum, .sum(-1).",
-            LogProbNotSummed,
         ),
     ],
 )
 
-CHECKS = [GAUSSIAN_LOG_PROB, GAUSSIAN_ENTROPY, GAUSSIAN_ACTOR]
+CHECKS = bind_stored([GAUSSIAN_LOG_PROB, GAUSSIAN_ENTROPY, GAUSSIAN_ACTOR])

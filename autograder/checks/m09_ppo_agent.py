@@ -1,13 +1,11 @@
 """Checks and known mistakes for m09, the PPO agent.
 
-The mistakes here are *derived* from the reference (a wrapper, or a subclass that changes
-one thing), so this file does not spell out the agent: they are recognised where the
-reference is installed.
+The mistakes' code (derived from the reference: a wrapper, or a subclass that changes one
+thing) is in ``solutions/mistakes/m09_ppo_agent.py``.
 """
 
 from __future__ import annotations
 
-import builtins
 import math
 import types
 from typing import Any
@@ -19,6 +17,7 @@ from torch.distributions import Categorical
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
 MODULE = BY_ID["m09"]
@@ -83,31 +82,6 @@ def _orthogonal_gram(received, inputs):
     return None
 
 
-def derive_bias_untouched(ref: Any):
-    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
-        kept = layer.bias.detach().clone()
-        ref.layer_init(layer, std, bias_const)
-        with torch.no_grad():
-            layer.bias.copy_(kept)
-        return layer
-
-    return layer_init
-
-
-def derive_no_gain(ref: Any):
-    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
-        return ref.layer_init(layer, 1.0, bias_const)
-
-    return layer_init
-
-
-def derive_returns_nothing(ref: Any):
-    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
-        ref.layer_init(layer, std, bias_const)
-
-    return layer_init
-
-
 LAYER_INIT = Check(
     MODULE,
     "layer_init",
@@ -165,20 +139,17 @@ LAYER_INIT = Check(
             "bias-untouched",
             "the bias keeps PyTorch's default initialisation",
             "nn.Linear starts its bias uniformly in +-1/sqrt(in_features); set it to bias_const.",
-            derive=derive_bias_untouched,
         ),
         Mistake(
             "no-gain",
             "the gain is not applied",
             "torch.nn.init.orthogonal_(weight, std): the second argument scales the matrix; "
             "without it every layer has gain 1, and the policy head does not start flat.",
-            derive=derive_no_gain,
         ),
         Mistake(
             "returns-nothing",
             "the layer is not returned",
             "Return the layer, so that nn.Sequential(layer_init(nn.Linear(...)), ...) works.",
-            derive=derive_returns_nothing,
         ),
     ],
 )
@@ -227,37 +198,6 @@ def _draw_annealing(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def _linear_schedule(inputs):
-    n, lr = int(inputs["num_updates"]), inputs["initial_lr"]
-    return torch.tensor([(1.0 - (u - 1.0) / n) * lr for u in range(1, n + 1)], dtype=torch.float64)
-
-
-def derive_reaches_zero(ref: Any):
-    def linear_annealing(optimizer, update, num_updates, initial_lr):
-        return ref.linear_annealing(optimizer, update + 1, num_updates, initial_lr)
-
-    return linear_annealing
-
-
-def derive_first_group_only(ref: Any):
-    def linear_annealing(optimizer, update, num_updates, initial_lr):
-        others = [group["lr"] for group in optimizer.param_groups[1:]]
-        lr = ref.linear_annealing(optimizer, update, num_updates, initial_lr)
-        for group, old in zip(optimizer.param_groups[1:], others, strict=True):
-            group["lr"] = old
-        return lr
-
-    return linear_annealing
-
-
-def derive_returns_initial(ref: Any):
-    def linear_annealing(optimizer, update, num_updates, initial_lr):
-        ref.linear_annealing(optimizer, update, num_updates, initial_lr)
-        return initial_lr
-
-    return linear_annealing
-
-
 LINEAR_ANNEALING = Check(
     MODULE,
     "linear_annealing",
@@ -287,7 +227,7 @@ LINEAR_ANNEALING = Check(
             lambda: _annealing(1, 7, 0.003),
             note="the rates set for updates 1 to 7",
             probe=schedule_probe,
-            expect=_linear_schedule,
+            expect=stored("linear_schedule"),
         ),
     ],
     mistakes=[
@@ -297,20 +237,17 @@ LINEAR_ANNEALING = Check(
             "With frac = 1 - update / num_updates the first update already runs below the "
             "initial rate and the last one at 0, a wasted update: count updates from 1 and "
             "use (update - 1).",
-            derive=derive_reaches_zero,
         ),
         Mistake(
             "first-group-only",
             "only the first parameter group is updated",
             "An optimiser can hold several parameter groups (an actor and a critic with their "
             "own settings, say): set group['lr'] in every one.",
-            derive=derive_first_group_only,
         ),
         Mistake(
             "returns-initial",
             "the initial rate is returned instead of the rate set",
             "Return the rate of this update, so the trainer logs what the optimiser uses.",
-            derive=derive_returns_initial,
         ),
     ],
 )
@@ -473,18 +410,6 @@ def _init_case(kind: str, seed: int) -> dict[str, Any]:
     return {"kind": kind, "obs_dim": 6, "actions": 3, "hidden": 16, "seed": seed}
 
 
-def _init_facts(inputs: dict[str, Any]) -> dict[str, Any]:
-    facts = {
-        "actor biases are zero": True,
-        "actor gains": torch.tensor([math.sqrt(2), math.sqrt(2), 0.01]),
-        "critic biases are zero": True,
-        "critic gains": torch.tensor([math.sqrt(2), math.sqrt(2), 1.0]),
-    }
-    if inputs["kind"] == "continuous":
-        facts["log_std"] = torch.zeros(int(inputs["actions"]))
-    return facts
-
-
 def _sample_consistent(received, inputs):
     if not isinstance(received, dict):
         return "expected the probe's facts"
@@ -506,54 +431,6 @@ def _sample_consistent(received, inputs):
     ):
         return "the log-prob returned with a sampled action differs from evaluating that action"
     return None
-
-
-def derive_value_not_squeezed(ref: Any):
-    class ActorCritic(ref.ActorCritic):
-        def get_value(self, obs):
-            return super().get_value(obs).unsqueeze(-1)
-
-    return ActorCritic
-
-
-def derive_ignores_action(ref: Any):
-    class ActorCritic(ref.ActorCritic):
-        def get_action_and_value(self, obs, action=None):
-            return super().get_action_and_value(obs, None)
-
-    return ActorCritic
-
-
-def derive_swapped_head_gains(ref: Any):
-    class ActorCritic(ref.ActorCritic):
-        def __init__(self, observation_space, action_space, hidden=64):
-            super().__init__(observation_space, action_space, hidden)
-            ref.layer_init(self.actor[4], std=1.0)
-            ref.layer_init(self.critic[4], std=0.01)
-
-    return ActorCritic
-
-
-def derive_batched_log_std(ref: Any):
-    class ActorCritic(ref.ActorCritic):
-        def __init__(self, observation_space, action_space, hidden=64):
-            super().__init__(observation_space, action_space, hidden)
-            if self.continuous:
-                self.log_std = nn.Parameter(torch.zeros(1, self.log_std.shape[0]))
-
-        def get_action_and_value(self, obs, action=None):
-            out = self.actor(obs)
-            if not self.continuous:
-                return super().get_action_and_value(obs, action)
-            log_std = self.log_std.expand_as(out)
-            if action is None:
-                action = out + torch.exp(log_std) * torch.randn_like(out)
-            module = __import__(type(self).__mro__[1].__module__, fromlist=["_"])
-            log_prob = module.gaussian_log_prob(out, log_std, action)
-            entropy = module.gaussian_entropy(log_std)
-            return action, log_prob, entropy, self.get_value(obs)
-
-    return ActorCritic
 
 
 ACTOR_CRITIC = Check(
@@ -626,7 +503,7 @@ ACTOR_CRITIC = Check(
             "discrete: initial gains sqrt(2), 0.01 (policy) and 1 (value), zero biases",
             lambda: _init_case("discrete", 3),
             probe=init_probe,
-            expect=_init_facts,
+            expect=stored("init_facts"),
             rtol=1e-4,
             atol=1e-5,
         ),
@@ -634,7 +511,7 @@ ACTOR_CRITIC = Check(
             "continuous: the same, and log_std starts at 0 with shape (A,)",
             lambda: _init_case("continuous", 4),
             probe=init_probe,
-            expect=_init_facts,
+            expect=stored("init_facts"),
             rtol=1e-4,
             atol=1e-5,
         ),
@@ -657,28 +534,24 @@ ACTOR_CRITIC = Check(
             "the value keeps the critic's last dimension, (B, 1)",
             "The value head outputs (B, 1); squeeze it to (B,). A (B, 1) value minus (B,) "
             "returns broadcasts to (B, B) in the value loss and silently trains on nonsense.",
-            derive=derive_value_not_squeezed,
         ),
         Mistake(
             "ignores-action",
             "a given action is ignored and a new one sampled",
             "The update calls get_action_and_value(obs, stored_actions) to get the new "
             "log-probabilities of the *stored* actions: evaluate the action passed in.",
-            derive=derive_ignores_action,
         ),
         Mistake(
             "swapped-gains",
             "the output layers' gains are swapped",
             "The policy head starts with gain 0.01 (near-uniform actions), the value head with "
             "gain 1.",
-            derive=derive_swapped_head_gains,
         ),
         Mistake(
             "batched-log-std",
             "log_std has shape (1, A)",
             "Some implementations store log_std as (1, A); the course's contract (m08) is a "
             "state-independent vector of shape (A,).",
-            derive=derive_batched_log_std,
         ),
     ],
 )
@@ -856,56 +729,6 @@ def _stops_after_one_epoch(received, inputs):
     return None
 
 
-def _with_config(ref: Any, **changes: Any):
-    def ppo_update(agent, optimizer, batch, config, generator):
-        changed = types.SimpleNamespace(**{**vars(config), **changes})
-        return ref.ppo_update(agent, optimizer, batch, changed, generator)
-
-    return ppo_update
-
-
-def derive_whole_batch_normalisation(ref: Any):
-    def ppo_update(agent, optimizer, batch, config, generator):
-        batch = dict(batch)
-        if config.norm_adv:
-            batch["advantages"] = ref.normalize_advantages(batch["advantages"])
-        changed = types.SimpleNamespace(**{**vars(config), "norm_adv": False})
-        return ref.ppo_update(agent, optimizer, batch, changed, generator)
-
-    return ppo_update
-
-
-def derive_skips_remainder(ref: Any):
-    def whole_minibatches(start, stop=None, step=1):
-        if stop is None:
-            return builtins.range(start)
-        return builtins.range(start, stop - (stop - start) % step, step)
-
-    fn = ref.ppo_update
-    namespace = {**fn.__globals__, "range": whole_minibatches}
-    return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__)
-
-
-class _KeepsGradients:
-    """An optimiser whose zero_grad does nothing: gradients pile up step after step."""
-
-    def __init__(self, optimizer):
-        self._optimizer = optimizer
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        pass
-
-    def __getattr__(self, name):
-        return getattr(self._optimizer, name)
-
-
-def derive_no_zero_grad(ref: Any):
-    def ppo_update(agent, optimizer, batch, config, generator):
-        return ref.ppo_update(agent, _KeepsGradients(optimizer), batch, config, generator)
-
-    return ppo_update
-
-
 PPO_UPDATE = Check(
     MODULE,
     "ppo_update",
@@ -992,37 +815,32 @@ PPO_UPDATE = Check(
             "PPO implementations normalise each minibatch's advantages, right before its "
             "loss; normalising the batch once gives every minibatch a different mean and "
             "scale.",
-            derive=derive_whole_batch_normalisation,
         ),
         Mistake(
             "raw-advantages",
             "the normalised advantages are computed but the raw ones are used",
             "The seed notes' training step has exactly this bug (m05): normalise, then pass "
             "the normalised advantages to the clipped loss.",
-            derive=lambda ref: _with_config(ref, norm_adv=False),
         ),
         Mistake(
             "no-gradient-clipping",
             "the gradient norm is not clipped",
             "Call nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm) between "
             "backward() and step().",
-            derive=lambda ref: _with_config(ref, max_grad_norm=math.inf),
         ),
         Mistake(
             "skips-remainder",
             "the last, smaller minibatch of each epoch is skipped",
             "range(0, B, minibatch_size) includes a final partial minibatch; stopping at the "
             "last full one silently drops B mod minibatch_size samples every epoch.",
-            derive=derive_skips_remainder,
         ),
         Mistake(
             "no-zero-grad",
             "the gradients are not zeroed before each backward pass",
             "loss.backward() adds to .grad: call optimizer.zero_grad() before it, or every "
             "step also applies all the earlier minibatches' gradients again.",
-            derive=derive_no_zero_grad,
         ),
     ],
 )
 
-CHECKS = [LAYER_INIT, LINEAR_ANNEALING, ACTOR_CRITIC, PPO_UPDATE]
+CHECKS = bind_stored([LAYER_INIT, LINEAR_ANNEALING, ACTOR_CRITIC, PPO_UPDATE])

@@ -1,0 +1,20 @@
+"""What the properties of m02 expect, computed from the definitions (oracles)."""
+
+from __future__ import annotations
+
+
+def _mse_gradient(inputs):
+    values, returns = inputs["values"], inputs["returns"]
+    return {
+        "output": 0.5 * ((values - returns) ** 2).mean(),
+        "grad": (values - returns) / values.shape[0],
+    }
+
+
+ORACLES = {
+    "advantages_from_baseline_carries_no": lambda inputs: {
+        "output": inputs["returns"] - inputs["values"],
+        "carries_gradient": False,
+    },
+    "mse_gradient": _mse_gradient,
+}
