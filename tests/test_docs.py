@@ -142,7 +142,8 @@ def test_snippet_files_are_not_pages(site):
 def test_the_sources_are_named_not_nicknamed():
     nickname = re.compile(r"\bseed(?: notes|'s\b)", re.I)
     files = [paths.ROOT / "README.md", *(paths.ROOT / "docs").rglob("*.md")]
-    for folder in ("solutions", "exercises", "tests", "course"):
+    files += (paths.ROOT / "autograder" / "fixtures").glob("*.json")
+    for folder in ("solutions", "exercises", "tests", "course", "autograder"):
         files += (paths.ROOT / folder).rglob("*.py")
     for path in files:
         for number, line in enumerate(path.read_text().splitlines(), 1):

@@ -204,8 +204,9 @@ VALUE_LOSS = Check(
     ],
     mistakes=[
         Mistake(
-            "seed",
-            "the seed's value loss: the error of the clipped prediction, no 0.5",
+            "lightning-value-loss",
+            "the value loss of Lightning's PPO example: the clipped prediction's error alone, "
+            "no 0.5",
             "vf_coef * mse(V_old + clip(V - V_old), R) drops the unclipped error and the 0.5. The "
             "course follows the single-file implementations: 0.5 * mean(max(unclipped, clipped)) "
             "times vf_coef.",
@@ -548,7 +549,8 @@ TRAINING_STEP_LOSS = Check(
     "training_step_loss",
     points=3,
     uses=("m04",),
-    summary="the seed's training step, with the normalised advantages actually used",
+    summary="the training step of Lightning's PPO example, with the normalised advantages "
+    "actually used",
     fixtures=[
         Fixture(
             "hand: normalised advantages",
@@ -573,7 +575,7 @@ TRAINING_STEP_LOSS = Check(
             "max(-0.5, -0.8) = -0.5, mean 1/3. v_loss: errors V - R = 0, 2, -2, mean square 8/3, "
             "times 0.5 and vf_coef 0.5 gives 2/3. "
             "ent_loss: -0.01 * 1 = -0.01. loss = 1/3 + 2/3 - 0.01 = 0.99 (with the raw "
-            "advantages, as in the seed, pg_loss would be (-1.2 - 2 - 1.5) / 3 = -1.566667)",
+            "advantages, as in Lightning's step, pg_loss would be (-1.2 - 2 - 1.5) / 3 = -1.566667)",
             expected={
                 "loss": torch.tensor(0.99),
                 "pg_loss": torch.tensor(1.0 / 3.0),
@@ -622,8 +624,9 @@ TRAINING_STEP_LOSS = Check(
     ],
     mistakes=[
         Mistake(
-            "seed-raw-advantages",
-            "the seed's bug: the normalised advantages are computed, then the raw ones are used",
+            "lightning-raw-advantages",
+            "the bug of Lightning's training step: the normalised advantages are computed, then "
+            "the raw ones are used",
             "The step normalises batch['advantages'] into a new variable, then passes "
             "batch['advantages'] to the policy loss, so normalize_advantages changes nothing. "
             "Pass the variable that holds the normalised advantages.",

@@ -145,7 +145,7 @@ KL_PENALTY_OBJECTIVE = Check(
         Mistake(
             "clipped-surrogate",
             "the clipped surrogate minus the penalty",
-            "The seed notes write L_clip - beta KL. The paper's PPO-penalty objective (eq. 8, "
+            "The original notes write L_clip - beta KL. The paper's PPO-penalty objective (eq. 8, "
             "the variant its experiments compare with clipping) uses the plain surrogate "
             "mean(r A): there the penalty replaces the clip.",
         ),

@@ -819,8 +819,9 @@ PPO_UPDATE = Check(
         Mistake(
             "raw-advantages",
             "the normalised advantages are computed but the raw ones are used",
-            "The seed notes' training step has exactly this bug (m05): normalise, then pass "
-            "the normalised advantages to the clipped loss.",
+            "The training step of Lightning's PPO example, quoted in the original notes, has "
+            "exactly this bug (m05). Normalise, then pass the normalised advantages to the "
+            "clipped loss.",
         ),
         Mistake(
             "no-gradient-clipping",

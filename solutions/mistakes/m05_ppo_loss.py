@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def value_loss_seed(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
+def value_loss_lightning(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
     if clip_vloss:
         predicted = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
     else:
@@ -96,7 +96,7 @@ def _normalised(advantages):
     return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
-def step_seed_bug(
+def step_lightning_bug(
     new_log_probs,
     entropy,
     new_values,
@@ -154,7 +154,7 @@ def step_inverted_ratio(
 
 
 WRONG = {
-    ("value_loss", "seed"): value_loss_seed,
+    ("value_loss", "lightning-value-loss"): value_loss_lightning,
     ("value_loss", "clipped-only"): value_loss_clipped_only,
     ("value_loss", "min-for-max"): value_loss_min_for_max,
     ("value_loss", "no-half"): value_loss_no_half,
@@ -166,7 +166,7 @@ WRONG = {
     ("ppo_loss", "entropy-subtracted"): total_entropy_subtracted,
     ("ppo_loss", "value-subtracted"): total_value_subtracted,
     ("ppo_loss", "policy-negated"): total_policy_negated,
-    ("training_step_loss", "seed-raw-advantages"): step_seed_bug,
+    ("training_step_loss", "lightning-raw-advantages"): step_lightning_bug,
     ("training_step_loss", "always-normalised"): step_always_normalised,
     ("training_step_loss", "inverted-ratio"): step_inverted_ratio,
 }
