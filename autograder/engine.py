@@ -213,16 +213,34 @@ def diagnose(case: Case, received: Any, reference_ns: Any | None) -> list[Mistak
                 continue
             value = stored[mistake.name]
         else:
-            namespace = mistake_namespace(case.check, mistake, reference_ns)
-            if namespace is None:
+            value = _mistake_output(case, mistake, reference_ns)
+            if value is _FAILED:
                 continue
-            outcome = run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
-            if not isinstance(outcome, Outcome):
-                continue
-            value = outcome.value
-        if compare(value, received, rtol, atol) is None:
+        try:
+            matches = compare(value, received, rtol, atol) is None
+        except Exception:  # a received value of a shape no mistake has
+            matches = False
+        if matches:
             found.append(mistake)
     return found
+
+
+_FAILED = object()
+
+
+def _mistake_output(case: Case, mistake: Mistake, reference_ns: Any | None) -> Any:
+    """What ``mistake`` returns on ``case`` (computed once per case: the cases of a run
+    are shared by every submission), or ``_FAILED``."""
+    cache = case.__dict__.setdefault("_mistake_outputs", {})
+    if mistake.name not in cache:
+        namespace = mistake_namespace(case.check, mistake, reference_ns)
+        outcome = (
+            None
+            if namespace is None
+            else run_probe_in_process(case.probe, namespace, case.check.function, case.inputs)
+        )
+        cache[mistake.name] = outcome.value if isinstance(outcome, Outcome) else _FAILED
+    return cache[mistake.name]
 
 
 # ----------------------------------------------------------------------------- executors

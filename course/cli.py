@@ -391,7 +391,9 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
         "grade",
         help="grade many submissions into a grade sheet",
         description="Grade every submission in a folder: each sub-folder (a student's "
-        "files mNN_*.py) is graded on its own; a CSV grade sheet and per-student feedback "
+        "files mNN_*.py, or the module notebooks mNN_*.ipynb as nbgrader collects them, "
+        "loose or one folder deeper) is graded on its own; a CSV grade sheet and per-student "
+        "feedback "
         "are written. Submissions run sandboxed (bubblewrap); the points come from hidden "
         "cases and properties, with the course's secret hidden seed.",
     )

@@ -115,41 +115,39 @@ def collect_submission(submission: Path, target: Path) -> list[str]:
 
 
 def notebook_script(path: Path) -> str:
-    """The code of a notebook as a module: its code cells in order, without the autograded
-    test cells (they would run the checks inside the submission) and without IPython's
-    ``%magic`` and ``!shell`` lines. A file that is not a notebook gives an empty module
-    with a comment, so that grading reports the missing functions."""
+    """The code of a notebook as a module (see :func:`autograder.submission.notebook_code`);
+    a file that is not a notebook gives an empty module with a comment, so that grading
+    reports the missing functions."""
+    from autograder.submission import notebook_code
+
     try:
-        cells = json.loads(path.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"# {path.name} is not a readable notebook\n"
-    parts = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        lines = [x for x in text.splitlines() if not x.lstrip().startswith(("%", "!"))]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
+        return notebook_code(path)
+    except ValueError as exc:
+        return f"# {exc}\n"
 
 
-def _part(check_result, kinds: tuple[str, ...], total: float):
-    from autograder.report import check_feedback
+def _part(check_result, kinds: tuple[str, ...]):
+    """``(points, possible, feedback)`` of the cases of ``kinds`` in a check graded as
+    ``ppo-course grade`` grades (public known outputs weigh nothing; a function that passes
+    none of its hidden cases scores nothing), or None when it has no such case."""
+    from autograder.report import STUDENT, check_feedback
 
     cases = [c for c in check_result.cases if c.case.kind in kinds]
     if not cases:
         return None
-    weight = sum(c.case.weight for c in cases)
-    earned = sum(c.case.weight for c in cases if c.passed)
+    weigh = check_result._weight
+    total = sum(weigh(c.case) for c in check_result.cases)
     points = check_result.check.points
+    weight = sum(weigh(c.case) for c in cases)
+    earned = sum(weigh(c.case) for c in cases if c.passed)
+    if check_result.score == 0:
+        earned = 0
     part = dataclasses.replace(check_result, cases=cases)
-    text = check_feedback(part) if not all(c.passed for c in cases) else ""
+    text = check_feedback(part, STUDENT) if not all(c.passed for c in cases) else ""
+    possible = round(points * weight / total, 2) if total else 0.0
     return (
-        round(points * earned / total, 2),
-        round(points * weight / total, 2),
+        round(points * earned / total, 2) if total else 0.0,
+        possible,
         text or f"passed all {len(cases)} cases",
     )
 
@@ -175,12 +173,12 @@ def results_json(results: list, seconds: float, files: list[str]) -> dict[str, A
                     }
                 )
                 continue
-            total = sum(c.case.weight for c in check_result.cases)
             for kinds, label, visibility in (
-                (("known", "property"), "public cases", "visible"),
+                (("known",), "public cases, a self-check", "visible"),
+                (("property",), "properties", "visible"),
                 (("hidden",), "hidden cases", "after_published"),
             ):
-                part = _part(check_result, kinds, total)
+                part = _part(check_result, kinds)
                 if part is None:
                     continue
                 score, most, text = part
@@ -208,8 +206,9 @@ def results_json(results: list, seconds: float, files: list[str]) -> dict[str, A
         "|---|---:|---:|",
         *rows,
         "",
-        "Each function has its public cases (the ones `ppo-course check` runs) and hidden "
-        "cases, whose details appear once the grades are published.",
+        "Each function has its public cases (the ones `ppo-course check` runs; a self-check "
+        "worth no points), its properties, and hidden cases, which carry most of the points "
+        "and show their names and verdicts once the grades are published.",
     ]
     return {
         "score": score,
@@ -248,7 +247,18 @@ def run(root: Path) -> dict[str, Any]:
                 "tests": [],
             }
         else:
-            results = grade_folder(student, modules, seed=int(config["hidden_seed"]))
+            from autograder import sandbox
+
+            reason = sandbox.unavailable()
+            if reason:  # the instructor reads stdout; the student does not
+                print(f"warning: grading without the sandbox: {reason}")
+            results = grade_folder(
+                student,
+                modules,
+                seed=int(config["hidden_seed"]),
+                for_grade=True,
+                sandboxed=reason is None,
+            )
             data = results_json(results, time.monotonic() - started, files)
     (results_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n")
     return data
