@@ -12,8 +12,8 @@ loss (clipped or not) and the entropy bonus, with the advantages normalised per
 minibatch, the gradient norm clipped, and the epochs stopped early when the policy has
 moved too far.
 
-The update uses your functions of the earlier modules (through the relative imports
-below), so your m01-m08 must pass their checks first.
+The update uses your functions of the earlier modules (imported from your earlier files,
+or carried in this module's notebook), so your m01-m08 must pass their checks first.
 
 Shapes: B batch, A actions (discrete) or action dimensions (continuous).
 """
