@@ -3,8 +3,9 @@
 The known outputs of ``cartpole_step``, ``cartpole_terminated`` and ``pendulum_step`` are
 the reference's, and the project's tests step gymnasium's own ``CartPoleEnv`` and
 ``PendulumEnv`` from the same states and actions and find the same numbers (float64
-there, float32 here). Most mistakes are *derived* from the reference (a wrapper that
-changes one thing), so this file does not spell out the dynamics.
+there, float32 here). The code of the mistakes is in ``solutions/mistakes/``, and what the
+properties compare with (loops written for the check, the Euler positions) in
+``solutions/oracles/``; the fixture file stores their values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from autograder import draw
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
+from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
 MODULE = BY_ID["m10"]
@@ -244,11 +246,6 @@ def columns_probe(ns: Any, function: str, inputs: dict[str, Any]) -> torch.Tenso
     return call(ns, function, inputs)[:, [0, 2]]
 
 
-def _euler_positions(inputs: dict[str, Any]) -> torch.Tensor:
-    state = inputs["state"]
-    return torch.stack([state[:, 0] + 0.02 * state[:, 1], state[:, 2] + 0.02 * state[:, 3]], -1)
-
-
 def mirrored_terminated_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "state": call(ns, function, inputs),
@@ -308,29 +305,6 @@ def _speed_in_bounds(received: Any, inputs: dict[str, Any]) -> str | None:
     return None
 
 
-def _rows_loop(inputs: dict[str, Any]) -> torch.Tensor:
-    """The autoreset written as a loop over rows (small N only)."""
-    triples = zip(inputs["state"], inputs["done"], inputs["fresh"], strict=True)
-    rows = [f if d else s for s, d, f in triples]
-    return torch.stack(rows)
-
-
-def _stats_loop(inputs: dict[str, Any]):
-    """episode_stats written as a loop over environments (small N only)."""
-    running, total, count = [], 0.0, 0
-    for g, r, d in zip(inputs["running_return"], inputs["reward"], inputs["done"], strict=True):
-        g = float(g) + float(r)
-        if bool(d):
-            total, count = total + g, count + 1
-            g = 0.0
-        running.append(g)
-    return (
-        torch.tensor(running),
-        torch.tensor(total, dtype=torch.float32),
-        torch.tensor(count, dtype=torch.int64),
-    )
-
-
 def _stats_are_tensors(received: Any, inputs: dict[str, Any]) -> str | None:
     if not (isinstance(received, tuple | list) and len(received) == 3):
         return "expected (running_return, finished_sum, finished_count)"
@@ -376,111 +350,6 @@ def _unmodified_property(inputs) -> Property:
         probe=unmodified_probe,
         expect=_all_intact,
     )
-
-
-# ==== derived mistakes
-
-
-def with_constants(ref: Any, function: str, **constants: Any):
-    """The reference's ``function`` run with some of its module's constants changed."""
-    fn = getattr(ref, function)
-
-    def wrong(*args):
-        scope = fn.__globals__
-        saved = {name: scope[name] for name in constants}
-        scope.update(constants)
-        try:
-            return fn(*args)
-        finally:
-            scope.update(saved)
-
-    return wrong
-
-
-def derive_semi_implicit(ref: Any):
-    def cartpole_step(state, action):
-        out = ref.cartpole_step(state, action)
-        x = state[:, 0] + ref.TAU * out[:, 1]
-        theta = state[:, 2] + ref.TAU * out[:, 3]
-        return torch.stack([x, out[:, 1], theta, out[:, 3]], dim=-1)
-
-    return cartpole_step
-
-
-def derive_force_sign(ref: Any):
-    return lambda state, action: ref.cartpole_step(state, 1 - action)
-
-
-def derive_not_strict(ref: Any):
-    def cartpole_terminated(state):
-        on_edge = (state[:, 0].abs() == ref.X_THRESHOLD) | (
-            state[:, 2].abs() == ref.THETA_THRESHOLD
-        )
-        return ref.cartpole_terminated(state) | on_edge
-
-    return cartpole_terminated
-
-
-def derive_one_sided(ref: Any):
-    def cartpole_terminated(state):
-        return ref.cartpole_terminated(state.clamp(min=0.0))
-
-    return cartpole_terminated
-
-
-def derive_next_state_reward(ref: Any):
-    def pendulum_step(state, action):
-        next_state, _ = ref.pendulum_step(state, action)
-        return next_state, ref.pendulum_step(next_state, action)[1]
-
-    return pendulum_step
-
-
-def derive_old_speed(ref: Any):
-    def pendulum_step(state, action):
-        next_state, reward = ref.pendulum_step(state, action)
-        theta = state[:, 0] + ref.DT * state[:, 1]
-        return torch.stack([theta, next_state[:, 1]], dim=-1), reward
-
-    return pendulum_step
-
-
-def derive_done_rows_kept(ref: Any):
-    return lambda state, done, fresh: ref.autoreset(state, ~done, fresh)
-
-
-def mask_on_last_axis(state, done, fresh):
-    return torch.where(done, fresh, state)
-
-
-def derive_reset_all(ref: Any):
-    return lambda state, done, fresh: ref.autoreset(state, done.any().expand_as(done), fresh)
-
-
-def derive_reward_after_reset(ref: Any):
-    def episode_stats(running_return, reward, done):
-        running, finished_sum, count = ref.episode_stats(
-            running_return, torch.zeros_like(reward), done
-        )
-        return running + reward, finished_sum, count
-
-    return episode_stats
-
-
-def derive_not_reset(ref: Any):
-    def episode_stats(running_return, reward, done):
-        _, finished_sum, count = ref.episode_stats(running_return, reward, done)
-        return running_return + reward, finished_sum, count
-
-    return episode_stats
-
-
-def derive_mean_not_sum(ref: Any):
-    def episode_stats(running_return, reward, done):
-        running, finished_sum, count = ref.episode_stats(running_return, reward, done)
-        return running, finished_sum / count.clamp(min=1), count
-
-    return episode_stats
 
 
 # ==== the checks
@@ -542,7 +411,7 @@ CARTPOLE_STEP = Check(
             lambda: _seeded(cartpole_inputs, 4, 8),
             note="x' = x + 0.02 x_dot and theta' = theta + 0.02 theta_dot, whatever the push",
             probe=columns_probe,
-            expect=_euler_positions,
+            expect=stored("euler_positions"),
         ),
         Property(
             "mirror symmetry",
@@ -563,21 +432,18 @@ CARTPOLE_STEP = Check(
             "kinematics_integrator = 'euler'): x and theta move with x_dot and theta_dot "
             "from before the step. Updating the speeds first is gymnasium's other option, "
             "not CartPole-v1.",
-            derive=derive_semi_implicit,
         ),
         Mistake(
             "force-sign",
             "action 1 pushes left",
             "In gymnasium's CartPole action 1 pushes the cart to the right: F = +10 for "
             "a = 1 and -10 for a = 0.",
-            derive=derive_force_sign,
         ),
         Mistake(
             "full-pole-length",
             "the pole's full length (1.0) instead of half of it",
             "gymnasium's `length = 0.5` is half the pole's length, the distance from the "
             "pivot to the pole's centre of mass, and the equations use it as it is.",
-            derive=lambda ref: with_constants(ref, "cartpole_step", HALF_LENGTH=1.0),
         ),
     ],
 )
@@ -634,21 +500,18 @@ CARTPOLE_TERMINATED = Check(
             "the angle limit as 12 (degrees) while theta is in radians",
             "theta is in radians: the limit is 12 * 2 * pi / 360 = 0.2094. Compared with "
             "12, the pole would have to turn almost twice around before the episode ends.",
-            derive=lambda ref: with_constants(ref, "cartpole_terminated", THETA_THRESHOLD=12.0),
         ),
         Mistake(
             "not-strict",
             ">= instead of >",
             "gymnasium ends the episode when x < -2.4 or x > 2.4 (and the same for theta): "
             "a state exactly on a limit is still inside.",
-            derive=derive_not_strict,
         ),
         Mistake(
             "one-sided",
             "only x > 2.4 and theta > limit, without the absolute value",
             "The cart can leave the track on the left and the pole fall either way: test "
             "|x| and |theta|.",
-            derive=derive_one_sided,
         ),
     ],
 )
@@ -733,14 +596,12 @@ PENDULUM_STEP = Check(
             "the reward is the cost of the state reached",
             "gymnasium's Pendulum computes the cost from theta and theta_dot *before* the "
             "step (and the clipped torque), then integrates.",
-            derive=derive_next_state_reward,
         ),
         Mistake(
             "angle-with-old-speed",
             "the angle moves with the speed from before the step",
             "Pendulum-v1 updates the speed first (and clips it), then moves the angle with "
             "the new speed: theta' = theta + theta_dot' dt.",
-            derive=derive_old_speed,
         ),
         Mistake(
             "torque-not-clipped",
@@ -748,7 +609,6 @@ PENDULUM_STEP = Check(
             "The action space is [-2, 2], but a sampled Gaussian action can be anything: "
             "gymnasium clips the torque to [-2, 2] before it enters the dynamics and the "
             "cost.",
-            derive=lambda ref: with_constants(ref, "pendulum_step", MAX_TORQUE=math.inf),
         ),
     ],
 )
@@ -792,13 +652,13 @@ AUTORESET = Check(
             "the same as replacing row by row",
             lambda: _seeded(autoreset_inputs, 17, 7, 4),
             note="compared with a loop over the rows, written for this check",
-            expect=_rows_loop,
+            expect=stored("rows_loop"),
         ),
         Property(
             "any trailing shape",
             lambda: _seeded(autoreset_inputs, 18, 5, 2, 3),
             note="states of shape (N, 2, 3): the mask spans every trailing dimension",
-            expect=_rows_loop,
+            expect=stored("rows_loop"),
         ),
         _ops_property(),
         _big_property([(BIG_BATCH, 4)], ["float32"]),
@@ -810,7 +670,6 @@ AUTORESET = Check(
             "the mask is inverted: done rows kept, running ones reset",
             "torch.where(condition, a, b) takes a where the condition holds: "
             "torch.where(done, fresh, state) resets the done rows.",
-            derive=derive_done_rows_kept,
         ),
         Mistake(
             "mask-on-last-axis",
@@ -818,14 +677,12 @@ AUTORESET = Check(
             "Broadcasting aligns the last dimensions: a (N,) mask against a (N, 4) state "
             "selects columns, not rows (and only runs when N = 4, silently wrong). Give it "
             "the trailing dimensions: done.view(N, 1).",
-            fn=mask_on_last_axis,
         ),
         Mistake(
             "reset-all",
             "every env is reset when any episode ends",
             "Each environment has its own episode: only the rows with done set start again. "
             "Resetting all of them cuts the other episodes short.",
-            derive=derive_reset_all,
         ),
     ],
 )
@@ -869,7 +726,7 @@ EPISODE_STATS = Check(
             "the same as a loop over the environments",
             lambda: _seeded(stats_inputs, 21, 9),
             note="compared with a loop written for this check",
-            expect=_stats_loop,
+            expect=stored("stats_loop"),
         ),
         Property(
             "the results stay tensors",
@@ -889,23 +746,20 @@ EPISODE_STATS = Check(
             "The reward of the step that ends an episode belongs to that episode: add it "
             "first, then sum the finished returns and reset them. Otherwise every finished "
             "return misses its last reward and the next episode starts with it.",
-            derive=derive_reward_after_reset,
         ),
         Mistake(
             "not-reset",
             "the running returns of finished episodes are not reset",
             "After an episode ends its env starts a new one, whose return starts at 0: "
             "torch.where(done, 0, running_return).",
-            derive=derive_not_reset,
         ),
         Mistake(
             "mean-not-sum",
             "the mean of the finished returns instead of their sum",
             "The trainer adds finished_sum and finished_count over a whole rollout and "
             "divides once; a mean per step cannot be added up.",
-            derive=derive_mean_not_sum,
         ),
     ],
 )
 
-CHECKS = [CARTPOLE_STEP, CARTPOLE_TERMINATED, PENDULUM_STEP, AUTORESET, EPISODE_STATS]
+CHECKS = bind_stored([CARTPOLE_STEP, CARTPOLE_TERMINATED, PENDULUM_STEP, AUTORESET, EPISODE_STATS])
