@@ -28,9 +28,11 @@ COPIED = ("course", "autograder", "exercises", "docs")
 stay with the instructor)."""
 COPIED_FILES = ("mkdocs.yml",)
 IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".ipynb_checkpoints", "*.egg-info", ".DS_Store")
-MAINTAINERS_ONLY = ("course/figures",)
+MAINTAINERS_ONLY = ("course/figures", "course/train/device_update.py")
 """Tooling that stays with the instructor: the figure scripts draw the docs' figures with
-their own copies of the course's algorithms (the m07 comparison runs a PPO update)."""
+their own copies of the course's algorithms (the m07 comparison runs a PPO update), and the
+device trainer's update is m09's algorithm (a student's copy trains on the device with the
+student's own ``ppo_update``)."""
 
 
 class ReleaseError(Exception):
@@ -222,7 +224,10 @@ def release(
     for name in COPIED:
         shutil.copytree(paths.ROOT / name, out / name, ignore=_ignore)
     for name in MAINTAINERS_ONLY:
-        shutil.rmtree(out / name, ignore_errors=True)
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+        elif (out / name).exists():
+            (out / name).unlink()
     for name in COPIED_FILES:
         if (paths.ROOT / name).is_file():
             shutil.copy(paths.ROOT / name, out / name)

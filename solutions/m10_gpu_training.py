@@ -130,7 +130,10 @@ def cartpole_terminated(state: torch.Tensor) -> torch.Tensor:
 
 
 # --8<-- [start:pendulum_step]
-def pendulum_step(state: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def pendulum_step(
+    state: torch.Tensor,
+    action: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of Pendulum-v1 for N environments at once, and its reward.
 
     u = clip(a, -2, 2)
@@ -169,7 +172,11 @@ def pendulum_step(state: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tens
 
 
 # --8<-- [start:autoreset]
-def autoreset(state: torch.Tensor, done: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+def autoreset(
+    state: torch.Tensor,
+    done: torch.Tensor,
+    fresh: torch.Tensor,
+) -> torch.Tensor:
     """The same-step autoreset: the rows of the environments whose episode ended are
     replaced by fresh initial states, the others are kept.
 

@@ -127,7 +127,8 @@ def trivial(line: str) -> bool:
       ``action = dist.sample()``, ``advantages = batch["advantages"]``; such a line only
       names things (the names are the signature's, the docstring's or the given code's),
       and the same line is everywhere in ordinary code (the trainer, the checks);
-    * ``return`` of a constant (``return float("nan")``).
+    * ``return`` of a constant (``return float("nan")``);
+    * a counter stepped by a constant (``steps += 1``).
 
     Any line that computes (an operator, or a call with arguments) counts, and so does any
     comment of three words or more."""
@@ -150,6 +151,13 @@ def trivial(line: str) -> bool:
             for t in tokens
         ]
     strings = [t.string for t in tokens]
+    if (
+        len(tokens) == 3
+        and tokens[0].type == tokenize.NAME
+        and strings[1] in ("+=", "-=")
+        and tokens[2].type == tokenize.NUMBER
+    ):
+        return True
     if any(t in _OPERATORS for t in strings):
         return False
     for i, t in enumerate(strings[:-1]):
@@ -239,6 +247,8 @@ def test_trivial_lines_are_only_the_generic_ones():
     assert not trivial("kl <= max_kl") and not trivial("and improvement > 0")
     assert not trivial("for _ in range(config.update_epochs):")
     assert not trivial("pg_loss = clipped_surrogate_loss(advantages, ratio, clip_coef)")
+    assert trivial("steps += 1") and not trivial("running = rewards[t] + gamma * running")
+    assert not trivial("total += loss")
 
 
 def test_no_line_of_a_solution_appears_in_the_release(bundle):

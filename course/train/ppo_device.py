@@ -24,7 +24,11 @@ import torch
 from gymnasium import spaces
 
 from course.train import distributed
-from course.train.device_update import ppo_update_on_device
+
+try:
+    from course.train.device_update import ppo_update_on_device
+except ImportError:  # a student's copy of the course: the update is the student's own m09
+    ppo_update_on_device = None
 
 #: Changes to PPO's defaults (course.train.ppo) for the torch backend. CartPole-v1 keeps
 #: them (the same data per update as the gymnasium backend, so that the two compare);
@@ -215,7 +219,10 @@ def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_
         batch = rollout.flatten()  # (T, N, ...) -> (B, ...)
         batch["advantages"] = advantages.reshape(-1)
         batch["returns"] = returns.reshape(-1)
-        stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl)
+        if ppo_update_on_device is not None:
+            stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl)
+        else:
+            stats = own_update(agent, optimizer, batch, config, seed + update, impl)
         host = read_once(stats, rollout)  # the one synchronisation of the update
         rewards, dones = host.pop("_rewards"), host.pop("_dones")
         step_size = per_update // config.num_steps
@@ -230,3 +237,20 @@ def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_
             break
     # --8<-- [end:loop]
     return global_step
+
+
+def own_update(agent, optimizer, batch, config, seed: int, impl: Any) -> dict[str, torch.Tensor]:
+    """The implementation's own m09 ``ppo_update``, where the course's device-resident
+    update is not installed (a student's copy: that update is m09's algorithm, so it stays
+    with the instructor). Its diagnostics are floats, read at every minibatch; they are
+    turned back into tensors on the agent's device for :func:`read_once`."""
+    if distributed.world_size() > 1:
+        raise RuntimeError("--nproc needs the course's distributed update (instructor's copy)")
+    m09 = impl.module("m09")
+    device = next(agent.parameters()).device
+    stats = m09.ppo_update(agent, optimizer, batch, config, torch.Generator().manual_seed(seed))
+    return {
+        key: torch.as_tensor(float(value), device=device)
+        for key, value in stats.items()
+        if isinstance(value, int | float) or torch.is_tensor(value)
+    }
