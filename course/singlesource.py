@@ -95,19 +95,19 @@ def docs_anchor(module: Module, qualname: str) -> str:
     return f"docs/{module.docs_page}#{qualname.split('.')[0]}"
 
 
-def stub_body(module: Module, qualname: str, indent: str, width: int = 100) -> list[str]:
-    """The lines that replace one marked answer, laid out as ``ruff format`` leaves them:
-    on one line when it fits in ``width``, else the message on a line of its own."""
-    message = f'"{module.id}.{qualname}: not implemented yet (see {docs_anchor(module, qualname)})"'
+DOCS_WIDTH = 88  # the widest code line the docs show without scrolling
+
+
+def stub_body(module: Module, qualname: str, indent: str, width: int = DOCS_WIDTH) -> list[str]:
+    """The lines that replace one marked answer: a comment naming the exercise's docs
+    section, and a ``raise NotImplementedError`` that names the exercise. Every line fits
+    in ``width`` (the docs' code column), as ``ruff format`` leaves it."""
+    comment = f"{indent}# YOUR CODE HERE (see {docs_anchor(module, qualname)})"
+    message = f'"{module.id}.{qualname}: not implemented yet"'
     one_line = f"{indent}raise NotImplementedError({message})"
     if len(one_line) <= width:
-        return [f"{indent}# YOUR CODE HERE", one_line]
-    return [
-        f"{indent}# YOUR CODE HERE",
-        f"{indent}raise NotImplementedError(",
-        f"{indent}    {message}",
-        f"{indent})",
-    ]
+        return [comment, one_line]
+    return [comment, f"{indent}message = {message}", f"{indent}raise NotImplementedError(message)"]
 
 
 def header(module: Module) -> list[str]:

@@ -48,10 +48,8 @@ def discounted_returns(
     counts), and nothing is bootstrapped past the end of the rollout. Go backwards in
     time and do not write into ``rewards``.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m01.discounted_returns: not implemented yet (see docs/modules/m01_policy_gradient.md#discounted_returns)"
-    )
+    # YOUR CODE HERE (see docs/modules/m01_policy_gradient.md#discounted_returns)
+    raise NotImplementedError("m01.discounted_returns: not implemented yet")
 
 
 # --8<-- [end:discounted_returns]
@@ -75,10 +73,8 @@ def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.T
     Trap: ``torch.log(torch.softmax(logits))`` underflows to -inf for large logits; use
     ``torch.log_softmax``. Do not build a ``torch.distributions`` object here: write it.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m01.categorical_log_prob: not implemented yet (see docs/modules/m01_policy_gradient.md#categorical_log_prob)"
-    )
+    # YOUR CODE HERE (see docs/modules/m01_policy_gradient.md#categorical_log_prob)
+    raise NotImplementedError("m01.categorical_log_prob: not implemented yet")
 
 
 # --8<-- [end:categorical_log_prob]
@@ -101,10 +97,8 @@ def categorical_entropy(logits: torch.Tensor) -> torch.Tensor:
     Trap: a probability that underflows to 0 makes ``0 * log 0 = 0 * -inf = nan``;
     use the log-softmax, whose values stay finite.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m01.categorical_entropy: not implemented yet (see docs/modules/m01_policy_gradient.md#categorical_entropy)"
-    )
+    # YOUR CODE HERE (see docs/modules/m01_policy_gradient.md#categorical_entropy)
+    raise NotImplementedError("m01.categorical_entropy: not implemented yet")
 
 
 # --8<-- [end:categorical_entropy]
@@ -132,10 +126,8 @@ def policy_gradient_loss(
     Trap: the minus sign. Optimisers minimise, and we want to *raise* the probability of
     actions with positive weight.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m01.policy_gradient_loss: not implemented yet (see docs/modules/m01_policy_gradient.md#policy_gradient_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m01_policy_gradient.md#policy_gradient_loss)
+    raise NotImplementedError("m01.policy_gradient_loss: not implemented yet")
 
 
 # --8<-- [end:policy_gradient_loss]

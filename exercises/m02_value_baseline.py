@@ -40,10 +40,8 @@ def advantages_from_baseline(
     Trap: the advantage weights the *policy* loss. If it still depends on the critic's
     parameters, the policy loss pushes the critic around too: detach ``values``.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m02.advantages_from_baseline: not implemented yet (see docs/modules/m02_value_baseline.md#advantages_from_baseline)"
-    )
+    # YOUR CODE HERE (see docs/modules/m02_value_baseline.md#advantages_from_baseline)
+    raise NotImplementedError("m02.advantages_from_baseline: not implemented yet")
 
 
 # --8<-- [end:advantages_from_baseline]
@@ -68,10 +66,8 @@ def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.T
     Trap: ``eps`` goes outside the square root, added to the standard deviation, and the
     standard deviation is the unbiased one (``torch.std``'s default).
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m02.normalize_advantages: not implemented yet (see docs/modules/m02_value_baseline.md#normalize_advantages)"
-    )
+    # YOUR CODE HERE (see docs/modules/m02_value_baseline.md#normalize_advantages)
+    raise NotImplementedError("m02.normalize_advantages: not implemented yet")
 
 
 # --8<-- [end:normalize_advantages]
@@ -96,10 +92,8 @@ def value_mse_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     Trap: ``values`` of shape (B, 1) minus ``returns`` of shape (B,) broadcasts to
     (B, B) and silently gives a wrong loss. Both must be (B,).
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m02.value_mse_loss: not implemented yet (see docs/modules/m02_value_baseline.md#value_mse_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m02_value_baseline.md#value_mse_loss)
+    raise NotImplementedError("m02.value_mse_loss: not implemented yet")
 
 
 # --8<-- [end:value_mse_loss]
@@ -127,10 +121,8 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
     Trap: divide by the variance of the *returns*, not of the predictions; and return
     nan rather than a made-up number when the returns are constant.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m02.explained_variance: not implemented yet (see docs/modules/m02_value_baseline.md#explained_variance)"
-    )
+    # YOUR CODE HERE (see docs/modules/m02_value_baseline.md#explained_variance)
+    raise NotImplementedError("m02.explained_variance: not implemented yet")
 
 
 # --8<-- [end:explained_variance]

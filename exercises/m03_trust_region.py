@@ -56,10 +56,8 @@ def probability_ratio(
     pushes the behaviour policy around. Subtract the log-probabilities and exponentiate
     once; ``exp(new) / exp(old)`` is 0 / 0 = nan for unlikely actions.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.probability_ratio: not implemented yet (see docs/modules/m03_trust_region.md#probability_ratio)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#probability_ratio)
+    raise NotImplementedError("m03.probability_ratio: not implemented yet")
 
 
 # --8<-- [end:probability_ratio]
@@ -90,10 +88,8 @@ def surrogate_objective(ratio: torch.Tensor, advantages: torch.Tensor) -> torch.
     has the same gradient at r = 1 but a different value, and a different gradient
     everywhere else.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.surrogate_objective: not implemented yet (see docs/modules/m03_trust_region.md#surrogate_objective)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#surrogate_objective)
+    raise NotImplementedError("m03.surrogate_objective: not implemented yet")
 
 
 # --8<-- [end:surrogate_objective]
@@ -124,10 +120,8 @@ def categorical_kl(old_logits: torch.Tensor, new_logits: torch.Tensor) -> torch.
     only defined up to a constant per row, and ``log(softmax(...))`` gives
     0 * -inf = nan when a probability underflows.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.categorical_kl: not implemented yet (see docs/modules/m03_trust_region.md#categorical_kl)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#categorical_kl)
+    raise NotImplementedError("m03.categorical_kl: not implemented yet")
 
 
 # --8<-- [end:categorical_kl]
@@ -164,10 +158,8 @@ def approx_kl(
     log r = old - new, k1 changes sign and k3 is biased: that formula would estimate
     KL(new || old) only if the actions had been sampled from the new policy.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.approx_kl: not implemented yet (see docs/modules/m03_trust_region.md#approx_kl)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#approx_kl)
+    raise NotImplementedError("m03.approx_kl: not implemented yet")
 
 
 # --8<-- [end:approx_kl]
@@ -208,10 +200,8 @@ def conjugate_gradient(
     test and the next direction. And test it before dividing: once r.r is 0, p.F p is 0
     too, and alpha = 0 / 0 = nan.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.conjugate_gradient: not implemented yet (see docs/modules/m03_trust_region.md#conjugate_gradient)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#conjugate_gradient)
+    raise NotImplementedError("m03.conjugate_gradient: not implemented yet")
 
 
 # --8<-- [end:conjugate_gradient]
@@ -258,10 +248,8 @@ def backtracking_line_search(
     same fraction as the step. When every fraction fails, return a zero step, not the
     last one tried: that one was rejected.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m03.backtracking_line_search: not implemented yet (see docs/modules/m03_trust_region.md#backtracking_line_search)"
-    )
+    # YOUR CODE HERE (see docs/modules/m03_trust_region.md#backtracking_line_search)
+    raise NotImplementedError("m03.backtracking_line_search: not implemented yet")
 
 
 # --8<-- [end:backtracking_line_search]

@@ -53,10 +53,8 @@ def clipped_surrogate_loss(
     keep the unclipped term in the max: clipping alone would also remove the gradient
     that pulls a ratio back towards the band.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m04.clipped_surrogate_loss: not implemented yet (see docs/modules/m04_ppo_clip.md#clipped_surrogate_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m04_ppo_clip.md#clipped_surrogate_loss)
+    raise NotImplementedError("m04.clipped_surrogate_loss: not implemented yet")
 
 
 # --8<-- [end:clipped_surrogate_loss]
@@ -82,10 +80,8 @@ def clip_fraction(ratio: torch.Tensor, clip_coef: float) -> float:
     strict. Count both sides of the band, and return a Python number (``float(...)``),
     not a tensor: it is a diagnostic to log.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m04.clip_fraction: not implemented yet (see docs/modules/m04_ppo_clip.md#clip_fraction)"
-    )
+    # YOUR CODE HERE (see docs/modules/m04_ppo_clip.md#clip_fraction)
+    raise NotImplementedError("m04.clip_fraction: not implemented yet")
 
 
 # --8<-- [end:clip_fraction]

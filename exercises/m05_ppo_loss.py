@@ -64,10 +64,8 @@ def value_loss(
     policy's), not the error of the clipped prediction alone. Apply ``vf_coef`` once,
     here, and keep the 0.5; the total loss then just adds the terms.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m05.value_loss: not implemented yet (see docs/modules/m05_ppo_loss.md#value_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m05_ppo_loss.md#value_loss)
+    raise NotImplementedError("m05.value_loss: not implemented yet")
 
 
 # --8<-- [end:value_loss]
@@ -92,10 +90,8 @@ def entropy_loss(entropy: torch.Tensor, ent_coef: float) -> torch.Tensor:
     Trap: the sign. Minimising this loss must *raise* the entropy (keep exploring), so
     the loss is minus the coefficient times the mean entropy.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m05.entropy_loss: not implemented yet (see docs/modules/m05_ppo_loss.md#entropy_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m05_ppo_loss.md#entropy_loss)
+    raise NotImplementedError("m05.entropy_loss: not implemented yet")
 
 
 # --8<-- [end:entropy_loss]
@@ -127,10 +123,8 @@ def ppo_loss(
     Trap: every term is already a loss with its coefficient: add them. Subtracting the
     entropy term again, or multiplying by a coefficient again, counts it twice.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m05.ppo_loss: not implemented yet (see docs/modules/m05_ppo_loss.md#ppo_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m05_ppo_loss.md#ppo_loss)
+    raise NotImplementedError("m05.ppo_loss: not implemented yet")
 
 
 # --8<-- [end:ppo_loss]
@@ -185,10 +179,8 @@ def training_step_loss(
     the raw ``batch["advantages"]`` to the policy loss, so the flag silently does
     nothing. Do not write into ``batch`` either: every epoch reuses the same batch.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m05.training_step_loss: not implemented yet (see docs/modules/m05_ppo_loss.md#training_step_loss)"
-    )
+    # YOUR CODE HERE (see docs/modules/m05_ppo_loss.md#training_step_loss)
+    raise NotImplementedError("m05.training_step_loss: not implemented yet")
 
 
 # --8<-- [end:training_step_loss]

@@ -74,10 +74,8 @@ def compute_gae(
     cuts the sum (step t + 1 belongs to another episode). Using ``done`` for both, as
     many implementations do, treats every time limit as a terminal state.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m06.compute_gae: not implemented yet (see docs/modules/m06_gae.md#compute_gae)"
-    )
+    # YOUR CODE HERE (see docs/modules/m06_gae.md#compute_gae)
+    raise NotImplementedError("m06.compute_gae: not implemented yet")
 
 
 # --8<-- [end:compute_gae]

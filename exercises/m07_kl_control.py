@@ -49,10 +49,8 @@ def kl_penalty_objective(
     surrogate, and nothing is negated. The surrogate is not clipped here: the penalty
     replaces the clip.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m07.kl_penalty_objective: not implemented yet (see docs/modules/m07_kl_control.md#kl_penalty_objective)"
-    )
+    # YOUR CODE HERE (see docs/modules/m07_kl_control.md#kl_penalty_objective)
+    raise NotImplementedError("m07.kl_penalty_objective: not implemented yet")
 
 
 # --8<-- [end:kl_penalty_objective]
@@ -82,10 +80,8 @@ def update_kl_beta(beta: float, kl: float | torch.Tensor, target_kl: float) -> f
     too much: *lower* beta. Both comparisons are strict, so a KL exactly on an edge
     leaves beta unchanged.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m07.update_kl_beta: not implemented yet (see docs/modules/m07_kl_control.md#update_kl_beta)"
-    )
+    # YOUR CODE HERE (see docs/modules/m07_kl_control.md#update_kl_beta)
+    raise NotImplementedError("m07.update_kl_beta: not implemented yet")
 
 
 # --8<-- [end:update_kl_beta]
@@ -117,10 +113,8 @@ def should_stop_early(approx_kl: float | torch.Tensor, target_kl: float | None) 
     means "never stop", not "stop at once" nor a crash, and the answer is a Python
     ``bool``, not a tensor, because it drives a Python ``break``.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m07.should_stop_early: not implemented yet (see docs/modules/m07_kl_control.md#should_stop_early)"
-    )
+    # YOUR CODE HERE (see docs/modules/m07_kl_control.md#should_stop_early)
+    raise NotImplementedError("m07.should_stop_early: not implemented yet")
 
 
 # --8<-- [end:should_stop_early]

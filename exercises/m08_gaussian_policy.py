@@ -62,10 +62,8 @@ def gaussian_log_prob(
     exp(log_std), the square goes on sigma, and the normaliser is log sigma (not log
     sigma^2). Write the formula; do not build ``torch.distributions`` here.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m08.gaussian_log_prob: not implemented yet (see docs/modules/m08_gaussian_policy.md#gaussian_log_prob)"
-    )
+    # YOUR CODE HERE (see docs/modules/m08_gaussian_policy.md#gaussian_log_prob)
+    raise NotImplementedError("m08.gaussian_log_prob: not implemented yet")
 
 
 # --8<-- [end:gaussian_log_prob]
@@ -91,10 +89,8 @@ def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
     Trap: the constant 0.5 * log(2 pi e) belongs to every dimension, so it is added A
     times; ``0.5 * log(2 pi e) + log_std.sum()`` is right only when A = 1.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m08.gaussian_entropy: not implemented yet (see docs/modules/m08_gaussian_policy.md#gaussian_entropy)"
-    )
+    # YOUR CODE HERE (see docs/modules/m08_gaussian_policy.md#gaussian_entropy)
+    raise NotImplementedError("m08.gaussian_entropy: not implemented yet")
 
 
 # --8<-- [end:gaussian_entropy]
@@ -135,10 +131,8 @@ class GaussianActor(nn.Module):
         self, obs_dim: int, act_dim: int, hidden: int = 64, initial_log_std: float = 0.0
     ) -> None:
         super().__init__()
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m08.GaussianActor.__init__: not implemented yet (see docs/modules/m08_gaussian_policy.md#GaussianActor)"
-        )
+        # YOUR CODE HERE (see docs/modules/m08_gaussian_policy.md#GaussianActor)
+        raise NotImplementedError("m08.GaussianActor.__init__: not implemented yet")
 
     def distribution(self, obs: torch.Tensor) -> Normal:
         """The policy at a batch of observations.
@@ -153,10 +147,8 @@ class GaussianActor(nn.Module):
         Trap: ``Normal`` takes the standard deviation, not its log: pass
         ``self.log_std.exp()``.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m08.GaussianActor.distribution: not implemented yet (see docs/modules/m08_gaussian_policy.md#GaussianActor)"
-        )
+        # YOUR CODE HERE (see docs/modules/m08_gaussian_policy.md#GaussianActor)
+        raise NotImplementedError("m08.GaussianActor.distribution: not implemented yet")
 
     def act(
         self, obs: torch.Tensor, low: torch.Tensor, high: torch.Tensor
@@ -180,10 +172,8 @@ class GaussianActor(nn.Module):
         action, and the log-density of a clipped action is not what the policy did (a
         clipped value sits on the bound for a whole range of samples).
         """
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m08.GaussianActor.act: not implemented yet (see docs/modules/m08_gaussian_policy.md#GaussianActor)"
-        )
+        # YOUR CODE HERE (see docs/modules/m08_gaussian_policy.md#GaussianActor)
+        raise NotImplementedError("m08.GaussianActor.act: not implemented yet")
 
 
 # --8<-- [end:GaussianActor]

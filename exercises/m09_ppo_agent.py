@@ -64,10 +64,8 @@ def layer_init(
     Trap: use ``torch.nn.init.orthogonal_`` with the gain, and set the bias too. Return
     the layer, so that ``nn.Sequential(layer_init(nn.Linear(4, 64)), ...)`` works.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m09.layer_init: not implemented yet (see docs/modules/m09_ppo_agent.md#layer_init)"
-    )
+    # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#layer_init)
+    raise NotImplementedError("m09.layer_init: not implemented yet")
 
 
 # --8<-- [end:layer_init]
@@ -98,10 +96,8 @@ def linear_annealing(
     Trap: ``update`` counts from 1, so the first update gets the full rate and none gets
     0. Set the rate in *every* parameter group, not only the first.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m09.linear_annealing: not implemented yet (see docs/modules/m09_ppo_agent.md#linear_annealing)"
-    )
+    # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#linear_annealing)
+    raise NotImplementedError("m09.linear_annealing: not implemented yet")
 
 
 # --8<-- [end:linear_annealing]
@@ -144,10 +140,8 @@ class ActorCritic(nn.Module):
         hidden: int = 64,
     ) -> None:
         super().__init__()
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m09.ActorCritic.__init__: not implemented yet (see docs/modules/m09_ppo_agent.md#ActorCritic)"
-        )
+        # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#ActorCritic)
+        raise NotImplementedError("m09.ActorCritic.__init__: not implemented yet")
 
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s) for a batch of observations.
@@ -158,10 +152,8 @@ class ActorCritic(nn.Module):
         Returns:
             (B,) float: the critic's output, its last dimension squeezed away.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m09.ActorCritic.get_value: not implemented yet (see docs/modules/m09_ppo_agent.md#ActorCritic)"
-        )
+        # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#ActorCritic)
+        raise NotImplementedError("m09.ActorCritic.get_value: not implemented yet")
 
     def get_action_and_value(
         self, obs: torch.Tensor, action: torch.Tensor | None = None
@@ -185,10 +177,9 @@ class ActorCritic(nn.Module):
         the log-probabilities of the stored actions under the new policy); the entropy
         is one number per sample, (B,), for continuous actions too.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError(
-            "m09.ActorCritic.get_action_and_value: not implemented yet (see docs/modules/m09_ppo_agent.md#ActorCritic)"
-        )
+        # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#ActorCritic)
+        message = "m09.ActorCritic.get_action_and_value: not implemented yet"
+        raise NotImplementedError(message)
 
 
 # --8<-- [end:ActorCritic]
@@ -243,10 +234,8 @@ def ppo_update(
     ``backward`` and ``step``. A minibatch of a single sample keeps its advantage as it
     is (the standard deviation of one number is undefined).
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m09.ppo_update: not implemented yet (see docs/modules/m09_ppo_agent.md#ppo_update)"
-    )
+    # YOUR CODE HERE (see docs/modules/m09_ppo_agent.md#ppo_update)
+    raise NotImplementedError("m09.ppo_update: not implemented yet")
 
 
 # --8<-- [end:ppo_update]

@@ -79,10 +79,8 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     one (semi-implicit Euler, gymnasium's other option) drifts away from CartPole-v1
     within a few steps. ``HALF_LENGTH`` is half the pole, as gymnasium's ``length``.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m10.cartpole_step: not implemented yet (see docs/modules/m10_gpu_training.md#cartpole_step)"
-    )
+    # YOUR CODE HERE (see docs/modules/m10_gpu_training.md#cartpole_step)
+    raise NotImplementedError("m10.cartpole_step: not implemented yet")
 
 
 # --8<-- [end:cartpole_step]
@@ -108,10 +106,8 @@ def cartpole_terminated(state: torch.Tensor) -> torch.Tensor:
     strict, and both sides count (the cart can leave to the left, the pole fall either
     way).
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m10.cartpole_terminated: not implemented yet (see docs/modules/m10_gpu_training.md#cartpole_terminated)"
-    )
+    # YOUR CODE HERE (see docs/modules/m10_gpu_training.md#cartpole_terminated)
+    raise NotImplementedError("m10.cartpole_terminated: not implemented yet")
 
 
 # --8<-- [end:cartpole_terminated]
@@ -143,10 +139,8 @@ def pendulum_step(
     torque), not of the state reached. The angle moves with the *new*, clipped speed
     (semi-implicit Euler, the reverse of CartPole's choice).
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m10.pendulum_step: not implemented yet (see docs/modules/m10_gpu_training.md#pendulum_step)"
-    )
+    # YOUR CODE HERE (see docs/modules/m10_gpu_training.md#pendulum_step)
+    raise NotImplementedError("m10.pendulum_step: not implemented yet")
 
 
 # --8<-- [end:pendulum_step]
@@ -181,10 +175,8 @@ def autoreset(
     (``state[done] = ...``) needs the number of done rows, a sync with the device, and
     modifies the input.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m10.autoreset: not implemented yet (see docs/modules/m10_gpu_training.md#autoreset)"
-    )
+    # YOUR CODE HERE (see docs/modules/m10_gpu_training.md#autoreset)
+    raise NotImplementedError("m10.autoreset: not implemented yet")
 
 
 # --8<-- [end:autoreset]
@@ -214,10 +206,8 @@ def episode_stats(
     the episode that ended), and reset only the done rows. ``float(finished_sum)`` or
     ``if done.any():`` here would wait for the device at every step.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError(
-        "m10.episode_stats: not implemented yet (see docs/modules/m10_gpu_training.md#episode_stats)"
-    )
+    # YOUR CODE HERE (see docs/modules/m10_gpu_training.md#episode_stats)
+    raise NotImplementedError("m10.episode_stats: not implemented yet")
 
 
 # --8<-- [end:episode_stats]
