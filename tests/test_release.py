@@ -374,3 +374,15 @@ def test_the_release_installs_offline_in_a_fresh_environment(bundle, tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 1 and "not implemented" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_release_builds_its_site_without_the_solutions(bundle, tmp_path):
+    pytest.importorskip("mkdocs")
+    site = tmp_path / "site"
+    done = _run(
+        bundle["out"], "-m", "mkdocs", "build", "--strict", "--site-dir", str(site), timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    pages = list(site.rglob("*.html"))
+    assert any("m04_ppo_clip" in str(p) for p in pages)
+    assert not any("Reference solution" in p.read_text() for p in pages)
