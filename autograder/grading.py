@@ -9,7 +9,9 @@ the expected values never depend on the order or the number of jobs. A composite
 versions of the earlier functions it calls: its hidden cases and properties run in a
 second worker whose copy of the submission has the reference's files for those modules,
 so a mistake in an earlier exercise costs its points once. What that worker returns is
-shown to the student as a verdict only (see ``CaseResult.private``).
+shown to the student as a verdict only (see ``CaseResult.private``). Where every earlier
+module the function uses passed all its checks in the same run, the student's own
+versions are used and no second worker starts.
 """
 
 from __future__ import annotations
@@ -105,7 +107,10 @@ def grade_folder(
             reference_ns = reference(module)
             entries = prepared[module.id]
             uses = {m for check, _, _ in entries for m in check.uses}
-            overlay = reference_overlay(uses) if uses and reference_ns is not None else None
+            # An earlier module that passed every one of its checks in this run is, by
+            # every check, the reference's equal: no second worker is needed for it.
+            needed = uses - {r.module.id for r in results if r.passed}
+            overlay = reference_overlay(uses) if needed and reference_ns is not None else None
             deps: IsolatedExecutor | None = None
             try:
                 for check, cases, notes in entries:
