@@ -575,7 +575,8 @@ TRAINING_STEP_LOSS = Check(
             "max(-0.5, -0.8) = -0.5, mean 1/3. v_loss: errors V - R = 0, 2, -2, mean square 8/3, "
             "times 0.5 and vf_coef 0.5 gives 2/3. "
             "ent_loss: -0.01 * 1 = -0.01. loss = 1/3 + 2/3 - 0.01 = 0.99 (with the raw "
-            "advantages, as in Lightning's step, pg_loss would be (-1.2 - 2 - 1.5) / 3 = -1.566667)",
+            "advantages, as in Lightning's step, pg_loss would be "
+            "(-1.2 - 2 - 1.5) / 3 = -1.566667)",
             expected={
                 "loss": torch.tensor(0.99),
                 "pg_loss": torch.tensor(1.0 / 3.0),
