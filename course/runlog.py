@@ -1,5 +1,5 @@
 """What a training run leaves behind: a progress bar, metrics.csv, episodes.csv,
-TensorBoard events (when tensorboard is installed), curve.png and summary.json."""
+TensorBoard events (when tensorboard is installed), curve.png, agent.pt and summary.json."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ class RunLog:
         progress: bool = True,
     ) -> None:
         self.folder = Path(folder)
+        self.created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.agent: dict[str, Any] | None = None
         self.header = header
         self.threshold = threshold
         self.episodes = EpisodeStats(num_envs)
@@ -70,6 +72,11 @@ class RunLog:
         """Start timing now: call it once the set-up (networks, optimiser) is done, right
         before the first environment step, so the times measure training alone."""
         self.start = time.perf_counter()
+
+    def keep_agent(self, kind: str, net: Any, normalizer: Any = None) -> None:
+        """Tell the log which network is the agent (saved as agent.pt at the end): ``kind``
+        as :func:`course.play.save_agent` takes it, and the observation normalizer if any."""
+        self.agent = {"kind": kind, "net": net, "normalizer": normalizer}
 
     @property
     def elapsed(self) -> float:
@@ -121,14 +128,18 @@ class RunLog:
             self._csv_file.close()
         if self._tb is not None:
             self._tb.close()
+        if not self.folder.is_dir():
+            return
         for path in self.folder.iterdir():
-            if path.name in ("config.json", "metrics.csv") or path.name.startswith("events.out"):
+            if path.name in WRITTEN or path.name.startswith("events.out"):
                 path.unlink()
-        if not any(self.folder.iterdir()):
+        if self.created and not any(self.folder.iterdir()):
             self.folder.rmdir()
 
-    def close(self, global_step: int) -> dict[str, Any]:
-        """Write episodes.csv, curve.png and summary.json; return the summary."""
+    def close(self, global_step: int, evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write episodes.csv, curve.png and summary.json; return the summary.
+        ``evaluation`` (the final agent's, :func:`course.play.evaluate`) goes next to the
+        training criterion."""
         if self._bar is not None:
             self._bar.close()
         if self._csv_file is not None:
@@ -155,6 +166,7 @@ class RunLog:
             if self.solved_at_seconds is None
             else round(self.solved_at_seconds, 2),
             "final_mean_return": None if _isnan(final) else round(final, 2),
+            **(evaluation or {}),
             "episodes": len(stats.returns),
             "config": self.header.get("config"),
         }
@@ -172,6 +184,17 @@ class RunLog:
         )
         (self.folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+#: The files a run writes (removed again when it stops on an error).
+WRITTEN = (
+    "config.json",
+    "metrics.csv",
+    "episodes.csv",
+    "curve.png",
+    "summary.json",
+    "agent.pt",
+)
 
 
 def _isnan(value: Any) -> bool:

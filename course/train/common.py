@@ -52,13 +52,14 @@ def _parse_value(text: str, current: Any) -> Any:
     return text
 
 
-def apply_overrides(config: Any, settings: list[str]) -> Any:
-    """``config`` with ``KEY=VALUE`` settings applied (values parsed by the field's type).
+def apply_overrides(config: Any, settings: list[str], exclude: tuple[str, ...] = ()) -> Any:
+    """``config`` with ``KEY=VALUE`` settings applied (values parsed by the field's type);
+    the fields in ``exclude`` are not settable.
 
     Raises:
         ValueError: an unknown key or a value of the wrong type, with a one-line message.
     """
-    fields = {f.name for f in dataclasses.fields(config)}
+    fields = {f.name for f in dataclasses.fields(config)} - set(exclude)
     changes = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
