@@ -60,14 +60,17 @@ def apply_overrides(config: Any, settings: list[str], exclude: tuple[str, ...] =
         ValueError: an unknown key or a value of the wrong type, with a one-line message.
     """
     fields = {f.name for f in dataclasses.fields(config)} - set(exclude)
+    known = ", ".join(sorted(fields))
     changes = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
             raise ValueError(f"--set takes KEY=VALUE, got {setting!r}")
+        if key in exclude:
+            raise ValueError(f"this algorithm does not use {key!r} (its settings: {known})")
         if key not in fields:
-            raise ValueError(f"unknown setting {key!r} (known: {', '.join(sorted(fields))})")
+            raise ValueError(f"unknown setting {key!r} (known: {known})")
         try:
             changes[key] = _parse_value(value.strip(), getattr(config, key))
         except ValueError as exc:

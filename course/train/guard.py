@@ -99,11 +99,11 @@ def implementation_error(exc: BaseException, folder: Path) -> str | None:
     function the trainer called, the line of the student's file where it failed, what went
     wrong. None when no frame of the traceback is in ``folder``.
     """
-    root = str(Path(folder).resolve())
+    root = Path(folder).resolve()
     frames = [
-        (tb.tb_frame.f_code, tb.tb_lineno)
-        for tb, _ in traceback.walk_tb(exc.__traceback__)
-        if str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(root)
+        (frame.f_code, lineno)
+        for frame, lineno in traceback.walk_tb(exc.__traceback__)
+        if Path(frame.f_code.co_filename).resolve().parent == root
     ]
     if not frames:
         return None
