@@ -200,3 +200,26 @@ def test_reinforce_lists_and_takes_only_the_settings_it_uses(tmp_path):
     config = json.loads((tmp_path / "b.json").read_text())["config"]
     assert {"vf_lr", "vf_iters", "normalize_advantages"} <= set(config)
     assert "baseline" not in config
+
+
+def test_the_torch_backend_reports_the_students_error_in_one_line(tmp_path):
+    broken = (
+        "def compute_gae(rewards, values, next_values, terminated, truncated, gamma, lam):\n"
+        "    return rewards.reshape(7, -1)\n"
+    )
+    modules = {f"m{i:02d}": {} for i in range(1, 11)}
+    folder = make_submission(tmp_path / "sub", {**modules, "m06": {"compute_gae": broken}})
+    done = _train_cli(
+        tmp_path,
+        "CartPole-v1",
+        "--env-backend",
+        "torch",
+        "--impl",
+        str(folder),
+        "--total-steps",
+        "2048",
+    )
+    message = _one_line(done)
+    assert "m06.compute_gae" in message and "RuntimeError" in message
+    assert "m06_gae.py line" in message and "rewards.reshape(7, -1)" in message
+    assert not (tmp_path / "run").exists()

@@ -293,6 +293,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
     from course.runlog import RunLog
     from course.train import distributed
     from course.train.common import seed_everything
+    from course.train.guard import report_failure, save_and_evaluate
 
     chosen, implementation, config, torch_device = prepare(**options)
     env_id, seed, on_device = options["env_id"], options["seed"], options["env_backend"] == "torch"
@@ -309,9 +310,14 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         from course.batched_envs import make_batched_env
         from course.train.ppo_device import train_on_device
 
-        envs = make_batched_env(
-            env_id, config.num_envs, torch_device, seed + 1000 * rank, implementation
-        )
+        try:  # the batched envs are the implementation's m10 code
+            envs = make_batched_env(
+                env_id, config.num_envs, torch_device, seed + 1000 * rank, implementation
+            )
+        except NotImplementedError as exc:
+            raise UsageError(_not_implemented_message(exc, implementation.label)) from None
+        except Exception as exc:
+            report_failure(exc, implementation)
         train = train_on_device
     else:
         envs = make_vector_env(env_id, config.num_envs, seed)  # the id was checked by prepare
@@ -346,7 +352,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
     try:
         steps = train(envs, implementation, config, torch_device, log, options["stop_when_solved"])
         if rank == 0 and log.agent is not None:
-            evaluation = _save_and_evaluate(log, folder, header, implementation, options)
+            evaluation = save_and_evaluate(log, folder, header, implementation, options)
     except NotImplementedError as exc:
         log.discard()
         raise UsageError(_not_implemented_message(exc, implementation.label)) from None
@@ -355,7 +361,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         raise
     except Exception as exc:  # the implementation's code: anything can happen
         log.discard()
-        _report_failure(exc, implementation)
+        report_failure(exc, implementation)
     finally:
         envs.close()
         distributed.close()
@@ -364,32 +370,6 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
     summary = log.close(steps, evaluation)
     summary["folder"] = str(folder)
     return summary
-
-
-def _save_and_evaluate(log, folder: Path, header, implementation, options) -> dict[str, Any]:
-    """Save the final agent to ``agent.pt`` and evaluate it (loaded back from the file)."""
-    from course import play
-
-    path = folder / play.AGENT_FILE
-    agent = log.agent
-    play.save_agent(path, agent["kind"], agent["net"], agent["normalizer"], header, implementation)
-    episodes = options.get("eval_episodes")
-    episodes = play.EVAL_EPISODES if episodes is None else episodes
-    return play.evaluate(path, implementation, int(header["seed"]), episodes)
-
-
-def _report_failure(exc: Exception, implementation) -> None:
-    """Raise a one-line UsageError for an exception of the implementation's code, or of the
-    course's code running it; re-raise when the reference itself fails (a bug to see)."""
-    from course.errors import UsageError
-    from course.train.guard import course_error, implementation_error
-
-    message = implementation_error(exc, implementation.folder)
-    if message is None and implementation.label != "solutions":
-        message = course_error(exc)
-    if message is None:
-        raise exc
-    raise UsageError(message) from None
 
 
 class _SilentLog:

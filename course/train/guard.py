@@ -132,3 +132,28 @@ def course_error(exc: BaseException) -> str:
         f"training stopped: {type(exc).__name__}: {text}{where}; a graded function probably "
         "returned a value of the wrong shape or type: ppo-course check tells which"
     )
+
+
+def save_and_evaluate(log, folder: Path, header, implementation, options) -> dict[str, Any]:
+    """Save the final agent to ``agent.pt`` and evaluate it (loaded back from the file)."""
+    from course import play
+
+    path = folder / play.AGENT_FILE
+    agent = log.agent
+    play.save_agent(path, agent["kind"], agent["net"], agent["normalizer"], header, implementation)
+    episodes = options.get("eval_episodes")
+    episodes = play.EVAL_EPISODES if episodes is None else episodes
+    return play.evaluate(path, implementation, int(header["seed"]), episodes)
+
+
+def report_failure(exc: Exception, implementation) -> None:
+    """Raise a one-line UsageError for an exception of the implementation's code, or of the
+    course's code running it; re-raise when the reference itself fails (a bug to see)."""
+    from course.errors import UsageError
+
+    message = implementation_error(exc, implementation.folder)
+    if message is None and implementation.label != "solutions":
+        message = course_error(exc)
+    if message is None:
+        raise exc
+    raise UsageError(message) from None
