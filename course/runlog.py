@@ -49,6 +49,7 @@ class RunLog:
         self.threshold = threshold
         self.episodes = EpisodeStats(num_envs)
         self.start = time.perf_counter()
+        self.stopped: float | None = None
         self.solved_at_steps: int | None = None
         self.solved_at_seconds: float | None = None
         self._csv_file = None
@@ -78,9 +79,13 @@ class RunLog:
         as :func:`course.play.save_agent` takes it, and the observation normalizer if any."""
         self.agent = {"kind": kind, "net": net, "normalizer": normalizer}
 
+    def stop_clock(self) -> None:
+        """Training is over: ``elapsed`` stays at this time (the evaluation is not timed)."""
+        self.stopped = time.perf_counter()
+
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return (self.stopped or time.perf_counter()) - self.start
 
     def step(self, rewards, dones, global_step: int) -> None:
         """Record one vector step of rewards and episode ends."""

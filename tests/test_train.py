@@ -132,6 +132,16 @@ def test_a_wrongly_shaped_result_stops_training_with_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def _usage_error_in_process(capsys, *args: str) -> str:
+    """``ppo-course train ARGS`` in this process (no training starts): its one-line error."""
+    from course.cli import EXIT_USAGE, main
+
+    assert main(["train", *args, "--no-progress", "--out", "never"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    return err[0]
+
+
 @pytest.mark.parametrize(
     ("setting", "name"),
     [
@@ -143,17 +153,23 @@ def test_a_wrongly_shaped_result_stops_training_with_one_line(tmp_path):
         ("ent_coef=-0.01", "ent_coef"),
     ],
 )
-def test_out_of_range_settings_are_usage_errors(tmp_path, setting, name):
-    done = _train_cli(tmp_path, "CartPole-v1", "--impl", "solutions", "--set", setting)
-    assert name in _one_line(done)
-    assert not (tmp_path / "run").exists()
+def test_out_of_range_settings_are_usage_errors(tmp_path, monkeypatch, capsys, setting, name):
+    monkeypatch.chdir(tmp_path)
+    message = _usage_error_in_process(
+        capsys, "CartPole-v1", "--impl", "solutions", "--set", setting
+    )
+    assert message.startswith(f"ppo-course train: error: {name} must be ")
+    assert not (tmp_path / "never").exists()
 
 
 @pytest.mark.parametrize("algo", ["reinforce", "reinforce-baseline", "trpo"])
-def test_a_continuous_env_is_refused_by_the_discrete_algorithms(tmp_path, algo):
-    done = _train_cli(tmp_path, "Pendulum-v1", "--algo", algo, "--impl", "solutions")
-    message = _one_line(done)
+def test_a_continuous_env_is_refused_by_the_discrete_algorithms(
+    tmp_path, monkeypatch, capsys, algo
+):
+    monkeypatch.chdir(tmp_path)
+    message = _usage_error_in_process(capsys, "Pendulum-v1", "--algo", algo, "--impl", "solutions")
     assert f"--algo {algo} needs discrete actions" in message and "Box" in message
+    assert not (tmp_path / "never").exists()
 
 
 def test_reinforce_lists_and_takes_only_the_settings_it_uses(tmp_path):
@@ -174,14 +190,7 @@ def test_reinforce_lists_and_takes_only_the_settings_it_uses(tmp_path):
     assert {"num_envs", "gamma", "lr", "hidden"} <= set(config)
     assert not {"baseline", "vf_lr", "vf_iters", "normalize_advantages"} & set(config)
     refused = _train_cli(
-        tmp_path / "..",
-        "CartPole-v1",
-        "--algo",
-        "reinforce",
-        "--impl",
-        "solutions",
-        "--set",
-        "vf_lr=0.1",
+        tmp_path, "CartPole-v1", "--algo", "reinforce", "--impl", "solutions", "--set", "vf_lr=0.1"
     )
     assert "does not use 'vf_lr'" in _one_line(refused)
     baseline = _train_cli(

@@ -351,6 +351,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
     steps, evaluation = 0, None
     try:
         steps = train(envs, implementation, config, torch_device, log, options["stop_when_solved"])
+        log.stop_clock()
         if rank == 0 and log.agent is not None:
             evaluation = save_and_evaluate(log, folder, header, implementation, options)
     except NotImplementedError as exc:
@@ -385,6 +386,8 @@ class _SilentLog:
     def restart_clock(self) -> None: ...
 
     def keep_agent(self, *args: Any) -> None: ...
+
+    def stop_clock(self) -> None: ...
 
     def step(self, *args: Any) -> None: ...
 
