@@ -1,6 +1,6 @@
 """The ``ppo-course`` command.
 
-Students:    check, train
+Students:    check, train, play
 Instructors: grade, notebooks, release, gradescope
 Maintainers: build, fixtures, figures
 
@@ -318,6 +318,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_from_cli(args)
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    from course.play import play_from_cli
+
+    return play_from_cli(args)
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -435,6 +441,18 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
         add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
+    play = sub.add_parser(
+        "play",
+        help="watch a trained agent: play episodes, render them into a GIF",
+        description="Load the agent a training run saved (RUN_DIR/agent.pt), play episodes "
+        "with it, print each episode's return and, with --gif, render them into a GIF.",
+    )
+    if with_train:
+        from course.play import add_play_arguments
+
+        add_play_arguments(play)
+    play.set_defaults(func=cmd_play)
+
     build = sub.add_parser(
         "build",
         help="generate exercises/ from solutions/",
@@ -505,7 +523,7 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     first = next((w for w in words if not w.startswith("-")), None)
-    parser = build_parser(with_train=first in (None, "train"))
+    parser = build_parser(with_train=first in (None, "train", "play"))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

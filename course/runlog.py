@@ -1,5 +1,5 @@
 """What a training run leaves behind: a progress bar, metrics.csv, episodes.csv,
-TensorBoard events (when tensorboard is installed), curve.png and summary.json."""
+TensorBoard events (when tensorboard is installed), curve.png, agent.pt and summary.json."""
 
 from __future__ import annotations
 
@@ -42,11 +42,14 @@ class RunLog:
         progress: bool = True,
     ) -> None:
         self.folder = Path(folder)
+        self.created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.agent: dict[str, Any] | None = None
         self.header = header
         self.threshold = threshold
         self.episodes = EpisodeStats(num_envs)
         self.start = time.perf_counter()
+        self.stopped: float | None = None
         self.solved_at_steps: int | None = None
         self.solved_at_seconds: float | None = None
         self._csv_file = None
@@ -71,9 +74,18 @@ class RunLog:
         before the first environment step, so the times measure training alone."""
         self.start = time.perf_counter()
 
+    def keep_agent(self, kind: str, net: Any, normalizer: Any = None) -> None:
+        """Tell the log which network is the agent (saved as agent.pt at the end): ``kind``
+        as :func:`course.play.save_agent` takes it, and the observation normalizer if any."""
+        self.agent = {"kind": kind, "net": net, "normalizer": normalizer}
+
+    def stop_clock(self) -> None:
+        """Training is over: ``elapsed`` stays at this time (the evaluation is not timed)."""
+        self.stopped = time.perf_counter()
+
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return (self.stopped or time.perf_counter()) - self.start
 
     def step(self, rewards, dones, global_step: int) -> None:
         """Record one vector step of rewards and episode ends."""
@@ -121,14 +133,18 @@ class RunLog:
             self._csv_file.close()
         if self._tb is not None:
             self._tb.close()
+        if not self.folder.is_dir():
+            return
         for path in self.folder.iterdir():
-            if path.name in ("config.json", "metrics.csv") or path.name.startswith("events.out"):
+            if path.name in WRITTEN or path.name.startswith("events.out"):
                 path.unlink()
-        if not any(self.folder.iterdir()):
+        if self.created and not any(self.folder.iterdir()):
             self.folder.rmdir()
 
-    def close(self, global_step: int) -> dict[str, Any]:
-        """Write episodes.csv, curve.png and summary.json; return the summary."""
+    def close(self, global_step: int, evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write episodes.csv, curve.png and summary.json; return the summary.
+        ``evaluation`` (the final agent's, :func:`course.play.evaluate`) goes next to the
+        training criterion."""
         if self._bar is not None:
             self._bar.close()
         if self._csv_file is not None:
@@ -155,6 +171,7 @@ class RunLog:
             if self.solved_at_seconds is None
             else round(self.solved_at_seconds, 2),
             "final_mean_return": None if _isnan(final) else round(final, 2),
+            **(evaluation or {}),
             "episodes": len(stats.returns),
             "config": self.header.get("config"),
         }
@@ -172,6 +189,17 @@ class RunLog:
         )
         (self.folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+#: The files a run writes (removed again when it stops on an error).
+WRITTEN = (
+    "config.json",
+    "metrics.csv",
+    "episodes.csv",
+    "curve.png",
+    "summary.json",
+    "agent.pt",
+)
 
 
 def _isnan(value: Any) -> bool:

@@ -31,6 +31,14 @@ class Algorithm:
     modules: tuple[str, ...]
     train: Callable[..., int]
     base: dict[str, Any] = dataclasses.field(default_factory=dict)
+    discrete_only: bool = False
+    """The trainer handles discrete action spaces only."""
+    unused: tuple[str, ...] = ()
+    """Fields of ``config`` this algorithm does not use: not settable, not in the summary."""
+
+    def settings(self, config: Any) -> dict[str, Any]:
+        """The config's fields this algorithm uses, as plain data."""
+        return {k: v for k, v in dataclasses.asdict(config).items() if k not in self.unused}
 
 
 def algorithms() -> dict[str, Algorithm]:
@@ -103,6 +111,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="episodes of the final agent's evaluation (default 10; 0: none)",
+    )
+    parser.add_argument(
         "--env-backend",
         default="gymnasium",
         choices=["gymnasium", "torch"],
@@ -146,6 +161,7 @@ def run(
     progress: bool = True,
     env_backend: str = "gymnasium",
     nproc: int = 1,
+    eval_episodes: int | None = None,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` with the graded functions of ``impl``; return the
     summary (also written to the run folder).
@@ -173,6 +189,7 @@ def run(
         "stop_when_solved": stop_when_solved,
         "progress": progress,
         "env_backend": env_backend,
+        "eval_episodes": eval_episodes,
     }
     prepare(**options, nproc=nproc)  # every usage error here, before any process starts
     if nproc < 1:
@@ -207,6 +224,7 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
     from course import impl as impl_loader
     from course.errors import UsageError
     from course.train.common import apply_overrides, resolve_device
+    from course.train.guard import check_action_space, validate_config
 
     table = algorithms()
     algo_name = options["algo"] or default_algo()
@@ -241,9 +259,16 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
         defaults.update(DEVICE_DEFAULTS.get(env_id, {}))
     config = chosen.config(**defaults)
     try:
-        config = apply_overrides(config, list(options["settings"]))
+        config = apply_overrides(config, list(options["settings"]), exclude=chosen.unused)
         if options["total_steps"] is not None:
             config = dataclasses.replace(config, total_steps=options["total_steps"])
+        validate_config(config)
+        if options.get("eval_episodes") is not None and options["eval_episodes"] < 0:
+            raise ValueError(f"--eval-episodes must be 0 or more, got {options['eval_episodes']}")
+        if options["threads"] < 1:
+            raise ValueError(f"--threads must be at least 1, got {options['threads']}")
+        if not on_device:
+            check_action_space(env_id, chosen)
         torch_device = resolve_device(options["device"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -268,6 +293,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
     from course.runlog import RunLog
     from course.train import distributed
     from course.train.common import seed_everything
+    from course.train.guard import report_failure, save_and_evaluate
 
     chosen, implementation, config, torch_device = prepare(**options)
     env_id, seed, on_device = options["env_id"], options["seed"], options["env_backend"] == "torch"
@@ -284,15 +310,17 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         from course.batched_envs import make_batched_env
         from course.train.ppo_device import train_on_device
 
-        envs = make_batched_env(
-            env_id, config.num_envs, torch_device, seed + 1000 * rank, implementation
-        )
+        try:  # the batched envs are the implementation's m10 code
+            envs = make_batched_env(
+                env_id, config.num_envs, torch_device, seed + 1000 * rank, implementation
+            )
+        except NotImplementedError as exc:
+            raise UsageError(_not_implemented_message(exc, implementation.label)) from None
+        except Exception as exc:
+            report_failure(exc, implementation)
         train = train_on_device
     else:
-        try:
-            envs = make_vector_env(env_id, config.num_envs, seed)
-        except Exception as exc:  # gymnasium's errors for unknown ids are long
-            raise UsageError(f"cannot make environment {env_id!r}: {exc}") from None
+        envs = make_vector_env(env_id, config.num_envs, seed)  # the id was checked by prepare
         envs.reset(seed=seed)
         train = chosen.train
 
@@ -307,7 +335,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         "device": str(torch_device),
         "env_backend": options["env_backend"],
         "world_size": world,
-        "config": dataclasses.asdict(config),
+        "config": chosen.settings(config),
     }
     if rank == 0:
         log = RunLog(
@@ -320,18 +348,27 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         )
     else:
         log = _SilentLog(header)
-    steps = 0
+    steps, evaluation = 0, None
     try:
         steps = train(envs, implementation, config, torch_device, log, options["stop_when_solved"])
+        log.stop_clock()
+        if rank == 0 and log.agent is not None:
+            evaluation = save_and_evaluate(log, folder, header, implementation, options)
     except NotImplementedError as exc:
         log.discard()
         raise UsageError(_not_implemented_message(exc, implementation.label)) from None
+    except (KeyboardInterrupt, UsageError):
+        log.discard()
+        raise
+    except Exception as exc:  # the implementation's code: anything can happen
+        log.discard()
+        report_failure(exc, implementation)
     finally:
         envs.close()
         distributed.close()
     if rank != 0:
         return None
-    summary = log.close(steps)
+    summary = log.close(steps, evaluation)
     summary["folder"] = str(folder)
     return summary
 
@@ -344,7 +381,13 @@ class _SilentLog:
     def __init__(self, header: dict[str, Any]) -> None:
         self.header = header
 
+    agent = None
+
     def restart_clock(self) -> None: ...
+
+    def keep_agent(self, *args: Any) -> None: ...
+
+    def stop_clock(self) -> None: ...
 
     def step(self, *args: Any) -> None: ...
 
@@ -368,6 +411,7 @@ def run_from_cli(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         env_backend=args.env_backend,
         nproc=args.nproc,
+        eval_episodes=args.eval_episodes,
     )
     if summary is None:  # a process other than rank 0 under torchrun
         return 0
@@ -386,4 +430,11 @@ def run_from_cli(args: argparse.Namespace) -> int:
         f"{summary['wall_seconds']} s. Curve: {folder / 'curve.png'}",
         file=sys.stdout,
     )
+    if summary.get("eval_episodes"):
+        print(
+            f"final agent: mean return {summary['eval_mean_return']} "
+            f"(std {summary['eval_std_return']}) over {summary['eval_episodes']} evaluation "
+            f"episodes. Watch it: ppo-course play {folder} --gif {folder / 'agent.gif'}",
+            file=sys.stdout,
+        )
     return 0

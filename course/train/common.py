@@ -52,21 +52,25 @@ def _parse_value(text: str, current: Any) -> Any:
     return text
 
 
-def apply_overrides(config: Any, settings: list[str]) -> Any:
-    """``config`` with ``KEY=VALUE`` settings applied (values parsed by the field's type).
+def apply_overrides(config: Any, settings: list[str], exclude: tuple[str, ...] = ()) -> Any:
+    """``config`` with ``KEY=VALUE`` settings applied (values parsed by the field's type);
+    the fields in ``exclude`` are not settable.
 
     Raises:
         ValueError: an unknown key or a value of the wrong type, with a one-line message.
     """
-    fields = {f.name for f in dataclasses.fields(config)}
+    fields = {f.name for f in dataclasses.fields(config)} - set(exclude)
+    known = ", ".join(sorted(fields))
     changes = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
             raise ValueError(f"--set takes KEY=VALUE, got {setting!r}")
+        if key in exclude:
+            raise ValueError(f"this algorithm does not use {key!r} (its settings: {known})")
         if key not in fields:
-            raise ValueError(f"unknown setting {key!r} (known: {', '.join(sorted(fields))})")
+            raise ValueError(f"unknown setting {key!r} (known: {known})")
         try:
             changes[key] = _parse_value(value.strip(), getattr(config, key))
         except ValueError as exc:

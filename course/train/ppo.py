@@ -129,6 +129,7 @@ def train(envs, impl, config: PPOConfig, device, log: RunLog, stop_when_solved: 
         reward_scale=config.reward_scale,
     )
     collector.reset(seed)
+    log.keep_agent("actor_critic", agent, collector.normalizer)
     log.restart_clock()
     batch_size = config.num_steps * config.num_envs
     num_updates = max(1, config.total_steps // batch_size)

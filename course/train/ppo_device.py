@@ -196,6 +196,7 @@ def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_
         envs, agent, config.num_steps, impl, config.normalize_obs, config.reward_scale
     )
     rollout.reset(seed + 1000 * distributed.rank())
+    log.keep_agent("actor_critic", agent, rollout.normalizer)
     log.restart_clock()
     per_update = config.num_steps * config.num_envs * world
     num_updates = max(1, config.total_steps // per_update)

@@ -97,6 +97,7 @@ def train(envs, impl, config: ReinforceConfig, device, log: RunLog, stop_when_so
     num_actions = int(envs.single_action_space.n)
     policy = mlp(obs_dim, num_actions, config.hidden, out_scale=0.01).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    log.keep_agent("categorical_mlp", policy)
     critic = vf_optimizer = None
     if m02 is not None:
         critic = mlp(obs_dim, 1, config.hidden).to(device)
@@ -158,6 +159,8 @@ ALGORITHMS = [
         DEFAULTS,
         ("m01",),
         train,
+        discrete_only=True,
+        unused=("baseline", "normalize_advantages", "vf_lr", "vf_iters"),
     ),
     Algorithm(
         "reinforce-baseline",
@@ -167,5 +170,7 @@ ALGORITHMS = [
         ("m01", "m02"),
         train,
         base={"baseline": True},
+        discrete_only=True,
+        unused=("baseline",),
     ),
 ]

@@ -121,6 +121,7 @@ def train(envs, impl, config: TrpoConfig, device, log: RunLog, stop_when_solved:
     num_actions = int(envs.single_action_space.n)
     policy = mlp(obs_dim, num_actions, config.hidden, out_scale=0.01).to(device)
     critic = mlp(obs_dim, 1, config.hidden).to(device)
+    log.keep_agent("categorical_mlp", policy)
     vf_optimizer = torch.optim.Adam(critic.parameters(), lr=config.vf_lr)
     generator = torch.Generator().manual_seed(int(torch.initial_seed()) % 2**31)
 
@@ -188,5 +189,6 @@ ALGORITHMS = [
         DEFAULTS,
         ("m01", "m02", "m03"),
         train,
+        discrete_only=True,
     ),
 ]
