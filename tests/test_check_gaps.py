@@ -1,0 +1,92 @@
+"""Wrong versions that once got through: each is caught by the public cases (known outputs
+and properties), whatever the hidden seed, and correct variants still pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.distributions import Categorical, Normal
+
+from autograder import engine
+from course.modules import BY_ID
+from tests.helpers import run_in_process
+
+SEEDS = (1, 7, 1234, 99991)
+
+
+def _check(module_id: str, function: str):
+    module = BY_ID[module_id]
+    return next(c for c in engine.load_checks(module) if c.function == function)
+
+
+def _public_failures(check, namespace, seed):
+    result = run_in_process(check, namespace, seed=seed)
+    return result, [c for c in result.cases if c.case.kind != "hidden" and not c.passed]
+
+
+# ----------------------------------------------------------------------------- m09 sampling
+
+
+def _actor_critic(sample):
+    reference = engine.reference(BY_ID["m09"])
+
+    class ActorCritic(reference.ActorCritic):
+        def get_action_and_value(self, obs, action=None):
+            if action is None:
+                action = sample(self, self.actor(obs))
+            return super().get_action_and_value(obs, action)
+
+    return engine.override(reference, ActorCritic=ActorCritic)
+
+
+def _categorical_or_normal(agent, out):
+    if agent.continuous:
+        return Normal(out, agent.log_std.exp().expand_as(out)).sample()
+    return Categorical(logits=out).sample()
+
+
+def _greedy(agent, out):
+    return out if agent.continuous else out.argmax(-1)
+
+
+def _unit_noise(agent, out):
+    if agent.continuous:
+        return out + torch.randn_like(out)
+    return Categorical(logits=out).sample()
+
+
+def _clipped(agent, out):
+    if agent.continuous:
+        return (out + agent.log_std.exp() * torch.randn_like(out)).clamp(-2.0, 2.0)
+    return Categorical(logits=out).sample()
+
+
+def _log_std_once(agent, out):
+    # exp(log_std) applied twice: a spread of exp(exp(log_std))
+    if agent.continuous:
+        return out + agent.log_std.exp().exp() * torch.randn_like(out)
+    return Categorical(logits=out).sample()
+
+
+def _softmax_over_batch(agent, out):
+    if agent.continuous:
+        return Normal(out, agent.log_std.exp()).sample()
+    return torch.multinomial(torch.softmax(out, dim=0), 1).squeeze(-1)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_correct_sampler_written_differently_passes(seed):
+    check = _check("m09", "ActorCritic")
+    result = run_in_process(check, _actor_critic(_categorical_or_normal), seed=seed)
+    assert result.passed, [(c.case.name, c.mismatch) for c in result.cases if not c.passed]
+
+
+@pytest.mark.parametrize(
+    "sample", [_greedy, _unit_noise, _clipped, _log_std_once, _softmax_over_batch]
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_wrong_sampling_is_caught_by_the_public_cases(sample, seed):
+    check = _check("m09", "ActorCritic")
+    result, failing = _public_failures(check, _actor_critic(sample), seed)
+    assert any("sample" in c.case.name for c in failing), [c.case.name for c in failing]
+    assert result.score < check.points
