@@ -90,3 +90,52 @@ def test_wrong_sampling_is_caught_by_the_public_cases(sample, seed):
     result, failing = _public_failures(check, _actor_critic(sample), seed)
     assert any("sample" in c.case.name for c in failing), [c.case.name for c in failing]
     assert result.score < check.points
+
+
+# ----------------------------------------------------------------------------- m02 inputs
+
+
+def _numpy_explained_variance(values, returns):
+    import numpy as np
+
+    v, g = values.numpy(), returns.numpy()
+    var = float(np.var(g, ddof=1))
+    return float("nan") if var == 0 else float(1.0 - np.var(g - v, ddof=1) / var)
+
+
+def _float32_normalize(advantages, eps=1e-8):
+    a = advantages.float()
+    return (a - a.mean()) / (a.std() + eps)
+
+
+def _float32_advantages(returns, values):
+    return (returns - values).detach().float()
+
+
+def _float32_value_loss(values, returns):
+    return 0.5 * ((values.float() - returns.float()) ** 2).mean()
+
+
+def _squeezed_value_loss(values, returns):
+    # .squeeze() then indexing a batch of one: a 0-d tensor has no length
+    error = (values - returns).squeeze()
+    return 0.5 * sum(e**2 for e in error) / len(error)
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong"),
+    [
+        ("explained_variance", _numpy_explained_variance),
+        ("normalize_advantages", _float32_normalize),
+        ("advantages_from_baseline", _float32_advantages),
+        ("value_mse_loss", _float32_value_loss),
+        ("value_mse_loss", _squeezed_value_loss),
+    ],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_inputs_as_in_training_are_caught_by_the_public_cases(function, wrong, seed):
+    check = _check("m02", function)
+    namespace = engine.override(engine.reference(check.module), **{function: wrong})
+    result, failing = _public_failures(check, namespace, seed)
+    assert any(c.case.kind == "known" for c in failing), [c.case.name for c in failing]
+    assert result.score < check.points
