@@ -139,3 +139,79 @@ def test_inputs_as_in_training_are_caught_by_the_public_cases(function, wrong, s
     result, failing = _public_failures(check, namespace, seed)
     assert any(c.case.kind == "known" for c in failing), [c.case.name for c in failing]
     assert result.score < check.points
+
+
+# ----------------------------------------------------------------------------- m09 inputs
+
+
+def _first_axis_agent():
+    import gymnasium as gym
+
+    reference = engine.reference(BY_ID["m09"])
+
+    class ActorCritic(reference.ActorCritic):
+        def __init__(self, observation_space, action_space, hidden=64):
+            flat = gym.spaces.Box(-1.0, 1.0, (observation_space.shape[0],))
+            super().__init__(flat, action_space, hidden)
+
+    return engine.override(reference, ActorCritic=ActorCritic)
+
+
+def test_an_obs_dim_from_the_first_axis_is_caught_by_the_public_cases():
+    check = _check("m09", "ActorCritic")
+    for seed in SEEDS:
+        result, failing = _public_failures(check, _first_axis_agent(), seed)
+        assert any("observation space" in c.case.name for c in failing)
+        assert result.score < check.points
+
+
+def _update_variant(change):
+    reference = engine.reference(BY_ID["m09"])
+
+    def ppo_update(agent, optimizer, batch, config, generator):
+        return change(reference, agent, optimizer, batch, config, generator)
+
+    return engine.override(reference, ppo_update=ppo_update)
+
+
+def _normalises_a_lone_sample(ref, agent, optimizer, batch, config, generator):
+    """The reference without its size test: every minibatch is normalised, one sample
+    included (its std is nan)."""
+    import types
+
+    def surrogate(advantages, ratio, clip_coef):
+        if config.norm_adv:
+            advantages = ref.normalize_advantages(advantages)
+        return ref.clipped_surrogate_loss(advantages, ratio, clip_coef)
+
+    fn = ref.ppo_update
+    patched = types.FunctionType(
+        fn.__code__, {**fn.__globals__, "clipped_surrogate_loss": surrogate}, fn.__name__
+    )
+    plain = types.SimpleNamespace(**{**vars(config), "norm_adv": False})
+    return patched(agent, optimizer, batch, plain, generator)
+
+
+def _centres_in_the_callers_dict(ref, agent, optimizer, batch, config, generator):
+    # Per-minibatch normalisation does not see a shift, so only the caller notices.
+    if config.norm_adv:
+        batch["advantages"] = batch["advantages"] - batch["advantages"].mean()
+    return ref.ppo_update(agent, optimizer, batch, config, generator)
+
+
+@pytest.mark.parametrize(
+    ("change", "case"),
+    [
+        (_normalises_a_lone_sample, "one sample"),
+        (_centres_in_the_callers_dict, ""),
+    ],
+)
+def test_update_gaps_are_caught_by_the_public_cases(change, case):
+    check = _check("m09", "ppo_update")
+    namespace = _update_variant(change)
+    for seed in SEEDS[:2]:
+        result, failing = _public_failures(check, namespace, seed)
+        assert any(case in c.case.name for c in failing), [c.case.name for c in failing]
+        if change is _centres_in_the_callers_dict:
+            assert any(c.failure is not None and c.failure.kind == "mutated" for c in failing)
+        assert result.score < check.points

@@ -634,6 +634,13 @@ ACTOR_CRITIC = Check(
             probe=evaluate_probe,
             note="known parameters and log_std loaded by name",
         ),
+        Fixture(
+            "a discrete agent on a (2, 3) observation space",
+            lambda: {**_agent_case("discrete", 7, obs_dim=6, actions=3), "obs_shape": [2, 3]},
+            probe=evaluate_probe,
+            note="obs_dim is the product of the space's shape, 6 (not shape[0] = 2); the "
+            "observations arrive flattened, (B, 6)",
+        ),
     ],
     hidden=[Hidden(_draw_agents, probe=evaluate_probe)],
     properties=[
@@ -785,13 +792,13 @@ def update_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, An
         inputs["scale"],
     )
     optimizer = torch.optim.SGD(agent.parameters(), lr=inputs["lr"])
-    batch = {
-        k: inputs[k].clone()
-        for k in ("obs", "actions", "log_probs", "advantages", "returns", "values")
-    }
+    # The caller's own dict: the grader compares it after the call, so a write into it
+    # (batch["advantages"] = ...) is seen, as the rollout that still needs it would see it.
+    batch = inputs["batch"]
     if inputs.get("log_probs_with_graph"):
         # As if the rollout had forgotten torch.no_grad(): old log-probs still in a graph.
-        batch["log_probs"] = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
+        graph = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
+        batch = {**batch, "log_probs": graph}
     config = types.SimpleNamespace(**inputs["config"])
     generator = torch.Generator().manual_seed(int(inputs["order_seed"]))
     stats = getattr(ns, function)(agent, optimizer, batch, config, generator)
@@ -844,12 +851,14 @@ def _update_case(
         "agent_seed": seed,
         "scale": 0.5,
         "lr": lr,
-        "obs": obs,
-        "actions": taken,
-        "log_probs": log_probs + draw.normal(g, batch, scale=0.3),
-        "advantages": draw.normal(g, batch, scale=2.0) + 0.5,
-        "returns": values + draw.normal(g, batch),
-        "values": values,
+        "batch": {
+            "obs": obs,
+            "actions": taken,
+            "log_probs": log_probs + draw.normal(g, batch, scale=0.3),
+            "advantages": draw.normal(g, batch, scale=2.0) + 0.5,
+            "returns": values + draw.normal(g, batch),
+            "values": values,
+        },
         "config": _config(**config),
         "order_seed": seed + 7,
     }
@@ -882,12 +891,14 @@ def _zero_update() -> dict[str, Any]:
         "agent_seed": 0,
         "scale": 0.0,
         "lr": 0.0,
-        "obs": obs,
-        "actions": torch.tensor([0, 1, 1, 0, 1, 0]),
-        "log_probs": torch.full((6,), -math.log(2.0)),
-        "advantages": torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.0]),
-        "returns": torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]),
-        "values": torch.zeros(6),
+        "batch": {
+            "obs": obs,
+            "actions": torch.tensor([0, 1, 1, 0, 1, 0]),
+            "log_probs": torch.full((6,), -math.log(2.0)),
+            "advantages": torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.0]),
+            "returns": torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]),
+            "values": torch.zeros(6),
+        },
         "config": _config(update_epochs=2, minibatch_size=4, target_kl=0.01),
         "order_seed": 3,
     }
@@ -971,6 +982,19 @@ PPO_UPDATE = Check(
             lambda: _update_case(14, batch=12, target_kl=0.0005, lr=2.0, update_epochs=4),
             probe=update_probe,
             note="a large step makes the KL pass 0.0005 in the first epoch: one epoch runs",
+        ),
+        Fixture(
+            "a last minibatch of one sample",
+            lambda: _update_case(18, batch=9, update_epochs=2),
+            probe=update_probe,
+            note="B = 9 and minibatches of 4: steps on 4, 4 and 1 samples; the lone sample's "
+            "advantage is used as it is (the std of one number is undefined)",
+        ),
+        Fixture(
+            "a rollout of one sample",
+            lambda: _update_case(19, batch=1, minibatch_size=1, update_epochs=2),
+            probe=update_probe,
+            note="B = 1: every minibatch is the whole batch, of one sample",
         ),
         Fixture(
             "old log-probs that still carry a graph",
