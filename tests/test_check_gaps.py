@@ -215,3 +215,29 @@ def test_update_gaps_are_caught_by_the_public_cases(change, case):
         if change is _centres_in_the_callers_dict:
             assert any(c.failure is not None and c.failure.kind == "mutated" for c in failing)
         assert result.score < check.points
+
+
+# ----------------------------------------------------------------------------- m06 flags
+
+
+def _added_flags_gae(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
+    """GAE with done = terminated + truncated: right for bools, 2 for float flags that
+    coincide."""
+    not_term = 1.0 - terminated.to(rewards.dtype)
+    not_done = 1.0 - (terminated + truncated).to(rewards.dtype)
+    deltas = rewards + gamma * not_term * next_values - values
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + gamma * gae_lambda * not_done[t] * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_added_float_flags_are_caught_by_the_public_cases(seed):
+    check = _check("m06", "compute_gae")
+    namespace = engine.override(engine.reference(check.module), compute_gae=_added_flags_gae)
+    result, failing = _public_failures(check, namespace, seed)
+    assert any("together" in c.case.name for c in failing), [c.case.name for c in failing]
+    assert result.score < check.points

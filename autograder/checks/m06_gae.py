@@ -63,6 +63,9 @@ def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         float_flags = i == 3
         inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2)
         if float_flags:
+            # one step where the episode terminates at its time limit: both flags set
+            t, n = draw.size(g, 0, T - 1), draw.size(g, 0, N - 1)
+            inputs["terminated"][t, n] = inputs["truncated"][t, n] = True
             inputs["terminated"] = inputs["terminated"].float()
             inputs["truncated"] = inputs["truncated"].float()
         kind = "float" if float_flags else "bool"
@@ -73,6 +76,15 @@ def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
 def _flags(rows: list[str]) -> torch.Tensor:
     """``["TF", "FF"]`` -> a (T, N) bool tensor, one string per step."""
     return torch.tensor([[c == "T" for c in row] for row in rows])
+
+
+def _together(seed: int, terminated: list[str], truncated: list[str]) -> dict[str, Any]:
+    """A rollout with the given flags, stored as 0.0/1.0 floats: an episode that hits its
+    time limit on the step it terminates has both flags set."""
+    inputs = _seeded(seed, T=len(terminated), N=len(terminated[0]), gamma=0.9, gae_lambda=0.8)
+    inputs["terminated"] = _flags(terminated).float()
+    inputs["truncated"] = _flags(truncated).float()
+    return inputs
 
 
 # ==== what the properties expect, computed directly from the definitions
@@ -272,6 +284,12 @@ COMPUTE_GAE = Check(
             "random rollout, float flags",
             lambda: _seeded(2, T=6, N=2, gamma=0.9, gae_lambda=0.8, float_flags=True),
             note="terminated and truncated stored as 0.0/1.0 floats",
+        ),
+        Fixture(
+            "terminated and truncated together, float flags",
+            lambda: _together(11, ["FF", "TF", "FF", "TF"], ["FF", "TT", "FF", "FF"]),
+            note="env 0 terminates at its time limit after step 1: done is 1 there (flags "
+            "added as floats would give 2, and 1 - done = -1)",
         ),
         Fixture(
             "random rollout, lambda 1",
