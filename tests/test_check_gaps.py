@@ -241,3 +241,27 @@ def test_added_float_flags_are_caught_by_the_public_cases(seed):
     result, failing = _public_failures(check, namespace, seed)
     assert any("together" in c.case.name for c in failing), [c.case.name for c in failing]
     assert result.score < check.points
+
+
+# ----------------------------------------------------------------------------- batches of one
+
+
+def _squeezed_log_prob(logits, actions):
+    return torch.log_softmax(logits, -1).gather(-1, actions.long().unsqueeze(-1)).squeeze()
+
+
+def _squeezed_sample(agent, out):
+    if agent.continuous:
+        return out + agent.log_std.exp() * torch.randn_like(out)
+    return torch.multinomial(torch.softmax(out, -1), 1).squeeze()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_squeeze_bugs_are_caught_by_the_public_cases(seed):
+    check = _check("m01", "categorical_log_prob")
+    wrong = engine.override(engine.reference(check.module), categorical_log_prob=_squeezed_log_prob)
+    result, failing = _public_failures(check, wrong, seed)
+    assert any("batch of one" in c.case.name for c in failing)
+    check = _check("m09", "ActorCritic")
+    _, failing = _public_failures(check, _actor_critic(_squeezed_sample), seed)
+    assert any("one observation" in c.case.name for c in failing)

@@ -203,6 +203,11 @@ CATEGORICAL_LOG_PROB = Check(
             note="a batch of six states, four actions",
         ),
         Fixture(
+            "a batch of one",
+            lambda: _logits_inputs(12, B=1, A=3),
+            note="B = 1: the result is (1,), not a scalar (squeeze(-1), not squeeze())",
+        ),
+        Fixture(
             "large logits",
             {
                 "logits": torch.tensor([[1000.0, 0.0], [0.0, -1000.0]]),

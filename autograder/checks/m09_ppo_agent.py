@@ -673,6 +673,13 @@ ACTOR_CRITIC = Check(
             predicate=_sample_consistent,
         ),
         Property(
+            "discrete: one observation gives one sampled action, of shape (1,)",
+            lambda: _agent_case("discrete", 9, batch=1, actions=3),
+            note="B = 1: the action is (1,), not a scalar (squeeze(-1), not squeeze())",
+            probe=sample_probe,
+            predicate=_sample_consistent,
+        ),
+        Property(
             "discrete: sampled actions follow softmax(logits)",
             lambda: _sampling_case("discrete"),
             note=f"3 observations x {SAMPLES_PER_OBS} samples; each action's frequency must "
