@@ -260,7 +260,7 @@ def _squeezed_sample(agent, out):
 def test_squeeze_bugs_are_caught_by_the_public_cases(seed):
     check = _check("m01", "categorical_log_prob")
     wrong = engine.override(engine.reference(check.module), categorical_log_prob=_squeezed_log_prob)
-    result, failing = _public_failures(check, wrong, seed)
+    _, failing = _public_failures(check, wrong, seed)
     assert any("batch of one" in c.case.name for c in failing)
     check = _check("m09", "ActorCritic")
     _, failing = _public_failures(check, _actor_critic(_squeezed_sample), seed)
