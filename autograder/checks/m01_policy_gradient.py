@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
@@ -34,15 +35,14 @@ def _returns_inputs(
 def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 1, 9), draw.size(g, 1, 4)
+        T, N = draw.size(g, 2, 9), draw.size(g, 1, 4)
+        rewards, dones = draw.normal(g, T, N), draw.flags(g, T, N, p=0.3)
+        # every rollout has an episode end before its last step (the concept graded)
+        dones[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
         cases.append(
             (
                 f"random rollout {i + 1} (T={T}, N={N})",
-                {
-                    "rewards": draw.normal(g, T, N),
-                    "dones": draw.flags(g, T, N, p=0.3),
-                    "gamma": draw.scalar(g, 0.8, 1.0),
-                },
+                {"rewards": rewards, "dones": dones, "gamma": draw.scalar(g, 0.8, 1.0)},
             )
         )
     return cases
@@ -97,7 +97,7 @@ DISCOUNTED_RETURNS = Check(
             note="undiscounted: the reward-to-go counts the steps left, 4, 3, 2, 1",
         ),
     ],
-    hidden=[Hidden(_draw_returns)],
+    hidden=[Hidden(_draw_returns, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "gamma 0 gives the rewards",
@@ -216,7 +216,7 @@ CATEGORICAL_LOG_PROB = Check(
             note="the log-probabilities are -1000: finite, though the probabilities underflow",
         ),
     ],
-    hidden=[Hidden(_draw_logits)],
+    hidden=[Hidden(_draw_logits, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "agrees with torch.distributions.Categorical",
@@ -322,7 +322,7 @@ CATEGORICAL_ENTROPY = Check(
             note="probabilities underflow to exactly 0 in float32; the entropy is ~0, not nan",
         ),
     ],
-    hidden=[Hidden(_draw_entropy)],
+    hidden=[Hidden(_draw_entropy, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "agrees with torch.distributions.Categorical",
@@ -412,7 +412,7 @@ POLICY_GRADIENT_LOSS = Check(
         ),
         Fixture("random batch", lambda: _pg_inputs(31, B=8), note="eight samples"),
     ],
-    hidden=[Hidden(_draw_pg)],
+    hidden=[Hidden(_draw_pg, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "gradient is -weights / B",

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
@@ -87,7 +88,7 @@ ADVANTAGES_FROM_BASELINE = Check(
             note="float64 in, float64 out",
         ),
     ],
-    hidden=[Hidden(_draw_pairs)],
+    hidden=[Hidden(_draw_pairs, probe=advantage_grad_probe, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "carries no gradient into the critic",
@@ -190,7 +191,7 @@ NORMALIZE_ADVANTAGES = Check(
             note="eps = 0.5 shows where eps goes: (A - mean) / (std + eps)",
         ),
     ],
-    hidden=[Hidden(_draw_advantages)],
+    hidden=[Hidden(_draw_advantages, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "mean 0 and unbiased std 1",
@@ -265,7 +266,12 @@ VALUE_MSE_LOSS = Check(
             note="B = 1: the loss is 0.5 (V - G)^2, a scalar of shape ()",
         ),
     ],
-    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "gradient is (V - G) / B",
@@ -354,7 +360,12 @@ EXPLAINED_VARIANCE = Check(
             note="rollout buffers may be float64",
         ),
     ],
-    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "returns a Python float",

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -26,6 +27,7 @@ def _rollout(
     p_trunc: float = 0.15,
     float_flags: bool = False,
     dtype: torch.dtype = torch.float32,
+    force_ends: bool = False,
 ) -> dict[str, Any]:
     """Inputs as a real rollout gives them: where an episode goes on, next_values[t] is
     values[t + 1] (the same observation); where it ended, or after the last step, it is
@@ -35,6 +37,10 @@ def _rollout(
     values = draw.normal(g, T, N, scale=2.0)
     terminated = draw.flags(g, T, N, p=p_term)
     truncated = draw.flags(g, T, N, p=p_trunc)
+    if force_ends and T > 1:
+        # an episode that terminates and one that is truncated, each before the last step
+        terminated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
+        truncated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
     other_values = draw.normal(g, T, N, scale=2.0)
     following = torch.cat([values[1:], other_values[-1:]])
     next_values = torch.where(terminated | truncated, other_values, following)
@@ -58,10 +64,10 @@ def _seeded(seed: int, T: int, N: int, gamma: float, gae_lambda: float, **kwargs
 def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 1, 10), draw.size(g, 1, 4)
+        T, N = draw.size(g, 2, 10), draw.size(g, 1, 4)
         gamma, gae_lambda = draw.scalar(g, 0.8, 1.0), draw.scalar(g, 0.5, 1.0)
         float_flags = i == 3
-        inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2)
+        inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2, force_ends=True)
         if float_flags:
             # one step where the episode terminates at its time limit: both flags set
             t, n = draw.size(g, 0, T - 1), draw.size(g, 0, N - 1)
@@ -302,7 +308,7 @@ COMPUTE_GAE = Check(
             note="no discounting: only lambda and the episode ends shorten the sum",
         ),
     ],
-    hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time")],
+    hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time", weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "lambda 0 gives the one-step TD error",
