@@ -3,6 +3,8 @@ that explains only some is listed as "possibly", after the match."""
 
 from __future__ import annotations
 
+import pytest
+
 from autograder import engine, report
 from course.modules import BY_ID
 from tests.helpers import run_in_process
@@ -57,3 +59,29 @@ def test_the_student_view_follows_the_same_rule():
     result = run_in_process(check, namespace)
     text = report.check_feedback(result, view=report.STUDENT)
     assert f"likely misconception: {mistake.title}." in text
+
+
+NAMED = {
+    ("m06", "compute_gae"): [
+        "bootstraps-terminal",
+        "outputs-swapped",
+        "loop-skips-last-step",
+        "no-lambda",
+    ],
+    ("m04", "clipped_surrogate_loss"): ["clip-advantage"],
+    ("m01", "discounted_returns"): ["loop-skips-last-step", "no-cut"],
+    ("m02", "value_mse_loss"): ["detached-values"],
+}
+
+
+@pytest.mark.parametrize(
+    ("module_id", "function", "name"),
+    [(m, f, n) for (m, f), names in NAMED.items() for n in names],
+)
+def test_common_mistakes_are_named_in_the_feedback(module_id, function, name):
+    check = _check(module_id, function)
+    namespace, mistake = _mistake_code(check, name)
+    for seed in (1, 2, 3):
+        result = run_in_process(check, namespace, seed=seed)
+        text = report.check_feedback(result)
+        assert f"likely misconception: {mistake.title}." in text

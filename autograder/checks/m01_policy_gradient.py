@@ -156,6 +156,12 @@ DISCOUNTED_RETURNS = Check(
             "done_t cuts what comes after r_t, not r_t itself: G_t = r_t + gamma * (1 - done_t) "
             "* G_{t+1}.",
         ),
+        Mistake(
+            "loop-skips-last-step",
+            "the reverse loop skips the last step",
+            "reversed(range(T - 1)) never visits t = T - 1, so G_{T-1} stays 0 and every "
+            "return misses the last reward: loop over reversed(range(T)), from G_T = 0.",
+        ),
     ],
 )
 

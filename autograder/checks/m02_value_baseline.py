@@ -302,6 +302,12 @@ VALUE_MSE_LOSS = Check(
             "a sum over the batch instead of a mean",
             "The loss should not grow with the batch size: take the mean.",
         ),
+        Mistake(
+            "detached-values",
+            "values is detached in the value loss",
+            "The value loss is what trains the critic: its gradient must flow into values. "
+            "Detach the values where they weight the policy (the advantage), never here.",
+        ),
     ],
 )
 

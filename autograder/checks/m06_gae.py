@@ -396,6 +396,34 @@ COMPUTE_GAE = Check(
             "not match the advantages.",
         ),
         Mistake(
+            "bootstraps-terminal",
+            "the bootstrap is kept at a termination",
+            "A terminal state has no future: delta_t = r_t + gamma * (1 - terminated_t) * "
+            "V(s_{t+1}) - V(s_t). Bootstrapping there adds the value of a state the episode "
+            "never continues from.",
+        ),
+        Mistake(
+            "outputs-swapped",
+            "(returns, advantages) instead of (advantages, returns)",
+            "compute_gae returns the advantages first and the returns second; the original "
+            "notes' estimate_returns_and_advantages uses the other order. Swapped, the "
+            "policy is trained on the critic's targets and the critic on the advantages.",
+        ),
+        Mistake(
+            "loop-skips-last-step",
+            "the reverse loop skips the last step",
+            "reversed(range(T - 1)) never computes A_{T-1}, which stays 0: the loop runs "
+            "over every step, reversed(range(T)), and the last one bootstraps with "
+            "next_values[T - 1].",
+        ),
+        Mistake(
+            "no-lambda",
+            "lambda is left out of the recursion",
+            "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: without lambda the "
+            "advantage is the full Monte-Carlo sum of TD errors (lambda = 1), with all its "
+            "variance.",
+        ),
+        Mistake(
             "lambda-on-delta",
             "lambda multiplies delta_t instead of the carried advantage",
             "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: the TD error of step t "
