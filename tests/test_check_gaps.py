@@ -265,3 +265,41 @@ def test_squeeze_bugs_are_caught_by_the_public_cases(seed):
     check = _check("m09", "ActorCritic")
     _, failing = _public_failures(check, _actor_critic(_squeezed_sample), seed)
     assert any("one observation" in c.case.name for c in failing)
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def _returns_on_the_cpu(rewards, dones, gamma):
+    T, N = rewards.shape
+    returns = torch.zeros(T, N)  # no device=: the CPU, whatever the rewards' device
+    running = torch.zeros(N)
+    for t in reversed(range(T)):
+        running = rewards[t] + gamma * (1.0 - dones[t].float()) * running
+        returns[t] = running
+    return returns
+
+
+def _gae_on_the_cpu(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
+    advantages, returns = engine.reference(BY_ID["m06"]).compute_gae(
+        rewards, values, next_values, terminated, truncated, gamma, gae_lambda
+    )
+    buffer = torch.zeros(*rewards.shape)
+    buffer.copy_(advantages)
+    return buffer, returns
+
+
+@pytest.mark.parametrize(
+    ("module_id", "function", "wrong"),
+    [("m01", "discounted_returns", _returns_on_the_cpu), ("m06", "compute_gae", _gae_on_the_cpu)],
+)
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_a_buffer_made_without_device_is_caught_by_the_public_cases(
+    module_id, function, wrong, seed
+):
+    check = _check(module_id, function)
+    namespace = engine.override(engine.reference(check.module), **{function: wrong})
+    result, failing = _public_failures(check, namespace, seed)
+    names = [c.case.name for c in failing]
+    assert "property: makes its buffers on the inputs' device" in names
+    assert result.score < check.points
