@@ -117,7 +117,9 @@ def test_a_wrong_and_a_stub_submission(autograder, tmp_path):
     files["m06_gae.py"] = marked.replace(line, line.replace("not_terminated", "not_done"))
     wrong = _run(_root(autograder, tmp_path / "wrong", files))
     gae = [t for t in wrong["tests"] if t["name"].startswith("m06")]
-    assert 0 < sum(t["score"] for t in gae) < 6
+    # a wrong concept loses most of the function's points; the other functions keep theirs
+    assert sum(t["score"] for t in gae) < 3
+    assert wrong["score"] > 0
     stubs = {n: (paths.EXERCISES_DIR / n).read_text() for n in FILES}
     stub = _run(_root(autograder, tmp_path / "stub", stubs))
     assert stub["score"] == 0
