@@ -91,20 +91,48 @@ def _printed(case_result: CaseResult) -> list[str]:
     return [f"  your code printed{more}:", *[f"    | {line[:160]}" for line in lines]]
 
 
-def case_feedback(case_result: CaseResult, view: str = FULL) -> str:
+def explaining_every_failure(result: CheckResult) -> set[str]:
+    """The names of the catalogued mistakes that explain every failing case of ``result``
+    that returned a value (each such case's output matches the mistake's). Only these are
+    named as the likely misconception; one that explains some cases only is a "possibly"."""
+    mismatched = [c for c in result.cases if not c.passed and c.mismatch is not None]
+    if not mismatched:
+        return set()
+    return set.intersection(*({d.name for d in c.diagnoses} for c in mismatched))
+
+
+def _misconceptions(
+    case_result: CaseResult, named: set[str] | None, explain: bool = True
+) -> list[str]:
+    """The misconception lines of one case: those that explain every failure first, then
+    the candidates that explain only some, as "possibly"."""
+    lines = []
+    likely = [m for m in case_result.diagnoses if named is None or m.name in named]
+    maybe = [m for m in case_result.diagnoses if m not in likely]
+    for mistake in likely:
+        lines.append(f"  likely misconception: {mistake.title}.")
+        if explain:
+            lines.append(_indent(mistake.explanation, "    "))
+    if maybe:
+        titles = "; ".join(m.title for m in maybe)
+        lines.append(f"  possibly: {titles} (this fits some failing cases, not all).")
+    return lines
+
+
+def case_feedback(case_result: CaseResult, view: str = FULL, named: set[str] | None = None) -> str:
     """Everything a student needs to understand one failing case.
 
     With ``view="student"`` (what ``ppo-course grade`` gives students), a hidden case, or a
     case run on the reference's earlier functions, shows its name, its verdict and the
     likely misconception only: its inputs, expected values and what the code returned or
-    printed go to the instructor's report."""
+    printed go to the instructor's report. ``named``: the mistakes that explain every
+    failing case of the check (:func:`explaining_every_failure`); None names every match."""
     case = case_result.case
     kind = {"known": "known output", "hidden": "hidden case", "property": "property"}[case.kind]
     lines = [f'case "{case.name}" ({kind})']
     if view == STUDENT and (case.kind == "hidden" or case_result.private):
         lines[0] += f": {_verdict(case_result)}"
-        for mistake in case_result.diagnoses:
-            lines.append(f"  likely misconception: {mistake.title}.")
+        lines.extend(_misconceptions(case_result, named, explain=False))
         return "\n".join(lines)
     if case.note:
         lines.append(f"  what it checks: {case.note}")
@@ -129,9 +157,7 @@ def case_feedback(case_result: CaseResult, view: str = FULL) -> str:
                 f"  largest difference: {mismatch.max_diff:.3g} (tolerance rtol={rtol:g}, "
                 f"atol={atol:g})"
             )
-    for mistake in case_result.diagnoses:
-        lines.append(f"  likely misconception: {mistake.title}.")
-        lines.append(_indent(mistake.explanation, "    "))
+    lines.extend(_misconceptions(case_result, named))
     return "\n".join(lines)
 
 
@@ -148,6 +174,7 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
             f"in {check.module.filename}.\n(docs: {check.docs})"
         )
     failing = [c for c in result.cases if not c.passed]
+    named = explaining_every_failure(result)
     lines = [f"{len(failing)} of {len(result.cases)} cases failed."]
     if result.for_grade:  # the cases that carry the points first
         failing.sort(key=lambda c: c.case.kind == "known")
@@ -172,7 +199,7 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
         else:
             rest.append(case_result)
     for case_result in shown:
-        lines.append(case_feedback(case_result, view))
+        lines.append(case_feedback(case_result, view, named))
         failure = case_result.failure
         if failure is not None and repeats.get(f"{failure.message}\n{failure.line}"):
             count = repeats[f"{failure.message}\n{failure.line}"]
@@ -181,7 +208,7 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
         names = ", ".join(f'"{c.case.name}"' for c in rest)
         lines.append(f"... and {len(rest)} more: {names}")
     for case_result in verdict_only:
-        lines.append(case_feedback(case_result, view))
+        lines.append(case_feedback(case_result, view, named))
     if not_run:
         count = len(not_run)
         lines.append(

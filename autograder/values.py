@@ -2,7 +2,8 @@
 
 Fixture files are JSON that a person can read: a tensor is written as
 ``{"tensor": "float32", "shape": [2, 3], "data": [[...], [...]]}``; non-finite floats are
-the strings ``"nan"``, ``"inf"`` and ``"-inf"``; a tuple is ``{"tuple": [...]}``.
+the strings ``"nan"``, ``"inf"`` and ``"-inf"``; a tuple is ``{"tuple": [...]}``. An input
+tensor that requires grad (values straight from a critic) adds ``"requires_grad": true``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def encode(value: Any) -> Any:
             data = tensor.tolist()
         if tensor.is_floating_point():
             data = _map_nested(data, _encode_float)
-        return {"tensor": name, "shape": list(tensor.shape), "data": data}
+        out = {"tensor": name, "shape": list(tensor.shape), "data": data}
+        if value.requires_grad:
+            out["requires_grad"] = True
+        return out
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float):
@@ -81,7 +85,8 @@ def decode(data: Any) -> Any:
             values = data["data"]
             if dtype.is_floating_point:
                 values = _map_nested(values, _decode_float)
-            return torch.tensor(values, dtype=dtype).reshape(data["shape"])
+            tensor = torch.tensor(values, dtype=dtype).reshape(data["shape"])
+            return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
         if set(data) == {"tuple"}:
             return tuple(decode(v) for v in data["tuple"])
         return {k: decode(v) for k, v in data.items()}

@@ -117,9 +117,9 @@ def test_a_wrong_and_a_stub_submission(autograder, tmp_path):
     files["m06_gae.py"] = marked.replace(line, line.replace("not_terminated", "not_done"))
     wrong = _run(_root(autograder, tmp_path / "wrong", files))
     gae = [t for t in wrong["tests"] if t["name"].startswith("m06")]
-    # Graded as grade grades: the concept is wrong on every hidden case, so m06 loses its
-    # points; m01 keeps all of its own.
-    assert sum(t["score"] for t in gae) < 6
+    # Graded as grade grades: a wrong concept loses most of m06's points; m01 keeps all
+    # of its own.
+    assert sum(t["score"] for t in gae) < 3
     m01 = [t for t in wrong["tests"] if t["name"].startswith("m01")]
     assert sum(t["score"] for t in m01) == sum(t["max_score"] for t in m01) == 9
     stubs = {n: (paths.EXERCISES_DIR / n).read_text() for n in FILES}

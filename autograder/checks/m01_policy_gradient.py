@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
@@ -34,15 +35,14 @@ def _returns_inputs(
 def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 1, 9), draw.size(g, 1, 4)
+        T, N = draw.size(g, 2, 9), draw.size(g, 1, 4)
+        rewards, dones = draw.normal(g, T, N), draw.flags(g, T, N, p=0.3)
+        # every rollout has an episode end before its last step (the concept graded)
+        dones[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
         cases.append(
             (
                 f"random rollout {i + 1} (T={T}, N={N})",
-                {
-                    "rewards": draw.normal(g, T, N),
-                    "dones": draw.flags(g, T, N, p=0.3),
-                    "gamma": draw.scalar(g, 0.8, 1.0),
-                },
+                {"rewards": rewards, "dones": dones, "gamma": draw.scalar(g, 0.8, 1.0)},
             )
         )
     return cases
@@ -97,8 +97,16 @@ DISCOUNTED_RETURNS = Check(
             note="undiscounted: the reward-to-go counts the steps left, 4, 3, 2, 1",
         ),
     ],
-    hidden=[Hidden(_draw_returns)],
+    hidden=[Hidden(_draw_returns, weight=HIDDEN_WEIGHT)],
     properties=[
+        Property(
+            "makes its buffers on the inputs' device",
+            lambda: _returns_inputs(7, T=4, N=2, p_done=0.3, gamma=0.9),
+            note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "
+            "GPU: use zeros_like, new_zeros or device=rewards.device",
+            probe=factory_probe,
+            predicate=on_the_inputs_device,
+        ),
         Property(
             "gamma 0 gives the rewards",
             lambda: _returns_inputs(3, T=5, N=3, p_done=0.3, gamma=0.0),
@@ -156,6 +164,12 @@ DISCOUNTED_RETURNS = Check(
             "done_t cuts what comes after r_t, not r_t itself: G_t = r_t + gamma * (1 - done_t) "
             "* G_{t+1}.",
         ),
+        Mistake(
+            "loop-skips-last-step",
+            "the reverse loop skips the last step",
+            "reversed(range(T - 1)) never visits t = T - 1, so G_{T-1} stays 0 and every "
+            "return misses the last reward: loop over reversed(range(T)), from G_T = 0.",
+        ),
     ],
 )
 
@@ -203,6 +217,11 @@ CATEGORICAL_LOG_PROB = Check(
             note="a batch of six states, four actions",
         ),
         Fixture(
+            "a batch of one",
+            lambda: _logits_inputs(12, B=1, A=3),
+            note="B = 1: the result is (1,), not a scalar (squeeze(-1), not squeeze())",
+        ),
+        Fixture(
             "large logits",
             {
                 "logits": torch.tensor([[1000.0, 0.0], [0.0, -1000.0]]),
@@ -211,7 +230,7 @@ CATEGORICAL_LOG_PROB = Check(
             note="the log-probabilities are -1000: finite, though the probabilities underflow",
         ),
     ],
-    hidden=[Hidden(_draw_logits)],
+    hidden=[Hidden(_draw_logits, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "agrees with torch.distributions.Categorical",
@@ -317,7 +336,7 @@ CATEGORICAL_ENTROPY = Check(
             note="probabilities underflow to exactly 0 in float32; the entropy is ~0, not nan",
         ),
     ],
-    hidden=[Hidden(_draw_entropy)],
+    hidden=[Hidden(_draw_entropy, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "agrees with torch.distributions.Categorical",
@@ -407,7 +426,7 @@ POLICY_GRADIENT_LOSS = Check(
         ),
         Fixture("random batch", lambda: _pg_inputs(31, B=8), note="eight samples"),
     ],
-    hidden=[Hidden(_draw_pg)],
+    hidden=[Hidden(_draw_pg, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "gradient is -weights / B",

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
@@ -30,13 +31,32 @@ def _draw_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         B = draw.size(g, 2, 12)
         returns = draw.normal(g, B, scale=3.0)
         values = returns + draw.normal(g, B)
-        cases.append((f"random batch {i + 1} (B={B})", {"returns": returns, "values": values}))
+        pair = {"returns": returns, "values": values}
+        if i == 1:  # as a float64 rollout buffer holds them
+            pair, kind = _as_in_training(pair, dtype=torch.float64), ", float64"
+        elif i == 2:  # straight from the critic
+            pair, kind = _as_in_training(pair, grad=("values",)), ", values require grad"
+        else:
+            kind = ""
+        cases.append((f"random batch {i + 1} (B={B}{kind})", pair))
     return cases
 
 
 def _swap(inputs: dict[str, Any]) -> dict[str, Any]:
     """The same inputs in (values, returns) order."""
     return {"values": inputs["values"], "returns": inputs["returns"]}
+
+
+def _as_in_training(
+    inputs: dict[str, Any], dtype: torch.dtype | None = None, grad: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The inputs as they arrive in training: cast to ``dtype`` (float64 buffers), and
+    ``grad`` the names that still carry the critic's gradient (requires_grad)."""
+    out = {}
+    for key, value in inputs.items():
+        value = value.to(dtype) if dtype is not None else value.clone()
+        out[key] = value.requires_grad_(True) if key in grad else value
+    return out
 
 
 # ==== advantages_from_baseline
@@ -62,8 +82,13 @@ ADVANTAGES_FROM_BASELINE = Check(
             expected=torch.tensor([0.5, -0.5, 0.0]),
         ),
         Fixture("random batch", lambda: _pair(41, B=7), note="seven steps"),
+        Fixture(
+            "float64 returns and values",
+            lambda: _as_in_training(_pair(42, B=5), dtype=torch.float64),
+            note="float64 in, float64 out",
+        ),
     ],
-    hidden=[Hidden(_draw_pairs)],
+    hidden=[Hidden(_draw_pairs, probe=advantage_grad_probe, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "carries no gradient into the critic",
@@ -102,12 +127,10 @@ def _draw_advantages(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(3):
         B = draw.size(g, 2, 16)
-        cases.append(
-            (
-                f"random batch {i + 1} (B={B})",
-                {"advantages": draw.normal(g, B, scale=draw.scalar(g, 0.1, 10.0)) + 2.0},
-            )
-        )
+        advantages = draw.normal(g, B, scale=draw.scalar(g, 0.1, 10.0)) + 2.0
+        dtype = torch.float64 if i == 1 else torch.float32
+        name = f"random batch {i + 1} (B={B}{', float64' if i == 1 else ''})"
+        cases.append((name, {"advantages": advantages.to(dtype)}))
     return cases
 
 
@@ -158,12 +181,17 @@ NORMALIZE_ADVANTAGES = Check(
         ),
         Fixture("random batch", lambda: _advantages(51, B=9), note="nine advantages"),
         Fixture(
+            "float64 advantages",
+            lambda: _as_in_training(_advantages(54, B=6), dtype=torch.float64),
+            note="float64 in, float64 out (eps does not force float32)",
+        ),
+        Fixture(
             "a large eps",
             lambda: {**_advantages(52, B=6, scale=0.5), "eps": 0.5},
             note="eps = 0.5 shows where eps goes: (A - mean) / (std + eps)",
         ),
     ],
-    hidden=[Hidden(_draw_advantages)],
+    hidden=[Hidden(_draw_advantages, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "mean 0 and unbiased std 1",
@@ -222,8 +250,28 @@ VALUE_MSE_LOSS = Check(
             expected=torch.tensor(4.0 / 3.0),
         ),
         Fixture("random batch", lambda: _swap(_pair(61, B=10)), note="ten steps"),
+        Fixture(
+            "values straight from the critic (they require grad)",
+            lambda: _as_in_training(_swap(_pair(63, B=5)), grad=("values",)),
+            note="the loss is computed on the critic's output, which carries a gradient",
+        ),
+        Fixture(
+            "float64 values and returns",
+            lambda: _as_in_training(_swap(_pair(64, B=4)), dtype=torch.float64),
+            note="a float64 loss for float64 inputs",
+        ),
+        Fixture(
+            "a minibatch of one",
+            lambda: _swap(_pair(65, B=1)),
+            note="B = 1: the loss is 0.5 (V - G)^2, a scalar of shape ()",
+        ),
     ],
-    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "gradient is (V - G) / B",
@@ -253,6 +301,12 @@ VALUE_MSE_LOSS = Check(
             "sum",
             "a sum over the batch instead of a mean",
             "The loss should not grow with the batch size: take the mean.",
+        ),
+        Mistake(
+            "detached-values",
+            "values is detached in the value loss",
+            "The value loss is what trains the critic: its gradient must flow into values. "
+            "Detach the values where they weight the policy (the advantage), never here.",
         ),
     ],
 )
@@ -301,8 +355,23 @@ EXPLAINED_VARIANCE = Check(
             expected=math.nan,
         ),
         Fixture("random batch", lambda: _swap(_pair(71, B=12)), note="a critic with some error"),
+        Fixture(
+            "values straight from the critic (they require grad)",
+            lambda: _as_in_training(_swap(_pair(74, B=6)), grad=("values",)),
+            note="the trainer passes the critic's output: no .numpy() on it before detaching",
+        ),
+        Fixture(
+            "float64 values and returns",
+            lambda: _as_in_training(_swap(_pair(75, B=7)), dtype=torch.float64),
+            note="rollout buffers may be float64",
+        ),
     ],
-    hidden=[Hidden(lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(name, _swap(inputs)) for name, inputs in _draw_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "returns a Python float",

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_second, output_type
@@ -141,7 +142,7 @@ CLIPPED_SURROGATE_LOSS = Check(
             "active but pulling back in (A < 0 above, A > 0 below)",
         ),
     ],
-    hidden=[Hidden(_draw_batches)],
+    hidden=[Hidden(_draw_batches, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "zero gradient where the clip holds the ratio back",
@@ -296,7 +297,7 @@ CLIP_FRACTION = Check(
             note="ratios in (0.37, 1]: the clipped ones are all below the band",
         ),
     ],
-    hidden=[Hidden(_draw_ratios)],
+    hidden=[Hidden(_draw_ratios, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "returns a Python float",

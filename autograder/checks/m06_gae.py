@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -26,6 +27,7 @@ def _rollout(
     p_trunc: float = 0.15,
     float_flags: bool = False,
     dtype: torch.dtype = torch.float32,
+    force_ends: bool = False,
 ) -> dict[str, Any]:
     """Inputs as a real rollout gives them: where an episode goes on, next_values[t] is
     values[t + 1] (the same observation); where it ended, or after the last step, it is
@@ -35,6 +37,10 @@ def _rollout(
     values = draw.normal(g, T, N, scale=2.0)
     terminated = draw.flags(g, T, N, p=p_term)
     truncated = draw.flags(g, T, N, p=p_trunc)
+    if force_ends and T > 1:
+        # an episode that terminates and one that is truncated, each before the last step
+        terminated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
+        truncated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
     other_values = draw.normal(g, T, N, scale=2.0)
     following = torch.cat([values[1:], other_values[-1:]])
     next_values = torch.where(terminated | truncated, other_values, following)
@@ -58,11 +64,14 @@ def _seeded(seed: int, T: int, N: int, gamma: float, gae_lambda: float, **kwargs
 def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 1, 10), draw.size(g, 1, 4)
+        T, N = draw.size(g, 2, 10), draw.size(g, 1, 4)
         gamma, gae_lambda = draw.scalar(g, 0.8, 1.0), draw.scalar(g, 0.5, 1.0)
         float_flags = i == 3
-        inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2)
+        inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2, force_ends=True)
         if float_flags:
+            # one step where the episode terminates at its time limit: both flags set
+            t, n = draw.size(g, 0, T - 1), draw.size(g, 0, N - 1)
+            inputs["terminated"][t, n] = inputs["truncated"][t, n] = True
             inputs["terminated"] = inputs["terminated"].float()
             inputs["truncated"] = inputs["truncated"].float()
         kind = "float" if float_flags else "bool"
@@ -73,6 +82,15 @@ def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
 def _flags(rows: list[str]) -> torch.Tensor:
     """``["TF", "FF"]`` -> a (T, N) bool tensor, one string per step."""
     return torch.tensor([[c == "T" for c in row] for row in rows])
+
+
+def _together(seed: int, terminated: list[str], truncated: list[str]) -> dict[str, Any]:
+    """A rollout with the given flags, stored as 0.0/1.0 floats: an episode that hits its
+    time limit on the step it terminates has both flags set."""
+    inputs = _seeded(seed, T=len(terminated), N=len(terminated[0]), gamma=0.9, gae_lambda=0.8)
+    inputs["terminated"] = _flags(terminated).float()
+    inputs["truncated"] = _flags(truncated).float()
+    return inputs
 
 
 # ==== what the properties expect, computed directly from the definitions
@@ -274,6 +292,12 @@ COMPUTE_GAE = Check(
             note="terminated and truncated stored as 0.0/1.0 floats",
         ),
         Fixture(
+            "terminated and truncated together, float flags",
+            lambda: _together(11, ["FF", "TF", "FF", "TF"], ["FF", "TT", "FF", "FF"]),
+            note="env 0 terminates at its time limit after step 1: done is 1 there (flags "
+            "added as floats would give 2, and 1 - done = -1)",
+        ),
+        Fixture(
             "random rollout, lambda 1",
             lambda: _seeded(3, T=7, N=3, gamma=0.99, gae_lambda=1.0, p_trunc=0.25),
             note="lambda 1 with truncations: bootstrapped returns at the time limits",
@@ -284,8 +308,16 @@ COMPUTE_GAE = Check(
             note="no discounting: only lambda and the episode ends shorten the sum",
         ),
     ],
-    hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time")],
+    hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time", weight=HIDDEN_WEIGHT)],
     properties=[
+        Property(
+            "makes its buffers on the inputs' device",
+            lambda: _seeded(12, T=4, N=2, gamma=0.99, gae_lambda=0.95),
+            note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "
+            "GPU: use zeros_like, new_zeros or device=rewards.device",
+            probe=factory_probe,
+            predicate=on_the_inputs_device,
+        ),
         Property(
             "lambda 0 gives the one-step TD error",
             lambda: _seeded(5, T=6, N=3, gamma=0.95, gae_lambda=0.0, p_trunc=0.25),
@@ -370,6 +402,34 @@ COMPUTE_GAE = Check(
             "The critic's target is returns = advantages + values, the lambda-return that "
             "includes the bootstraps. The reward-to-go alone drops every bootstrap and does "
             "not match the advantages.",
+        ),
+        Mistake(
+            "bootstraps-terminal",
+            "the bootstrap is kept at a termination",
+            "A terminal state has no future: delta_t = r_t + gamma * (1 - terminated_t) * "
+            "V(s_{t+1}) - V(s_t). Bootstrapping there adds the value of a state the episode "
+            "never continues from.",
+        ),
+        Mistake(
+            "outputs-swapped",
+            "(returns, advantages) instead of (advantages, returns)",
+            "compute_gae returns the advantages first and the returns second; the original "
+            "notes' estimate_returns_and_advantages uses the other order. Swapped, the "
+            "policy is trained on the critic's targets and the critic on the advantages.",
+        ),
+        Mistake(
+            "loop-skips-last-step",
+            "the reverse loop skips the last step",
+            "reversed(range(T - 1)) never computes A_{T-1}, which stays 0: the loop runs "
+            "over every step, reversed(range(T)), and the last one bootstraps with "
+            "next_values[T - 1].",
+        ),
+        Mistake(
+            "no-lambda",
+            "lambda is left out of the recursion",
+            "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: without lambda the "
+            "advantage is the full Monte-Carlo sum of TD errors (lambda = 1), with all its "
+            "variance.",
         ),
         Mistake(
             "lambda-on-delta",

@@ -256,10 +256,14 @@ LINEAR_ANNEALING = Check(
 
 
 def _spaces(inputs: dict[str, Any]) -> tuple[gym.spaces.Box, gym.spaces.Space]:
-    obs_space = gym.spaces.Box(-1.0, 1.0, (int(inputs["obs_dim"]),))
+    """The spaces of a case: a flat ``Box`` of ``obs_dim``, or of shape ``obs_shape`` when
+    given (observations then arrive flattened, (B, prod(obs_shape)))."""
+    shape = tuple(int(d) for d in inputs.get("obs_shape", [inputs["obs_dim"]]))
+    obs_space = gym.spaces.Box(-1.0, 1.0, shape)
     if inputs["kind"] == "discrete":
         return obs_space, gym.spaces.Discrete(int(inputs["actions"]))
-    return obs_space, gym.spaces.Box(-2.0, 2.0, (int(inputs["actions"]),))
+    bound = float(inputs.get("bound", 2.0))
+    return obs_space, gym.spaces.Box(-bound, bound, (int(inputs["actions"]),))
 
 
 def _build(ns: Any, inputs: dict[str, Any]) -> nn.Module:
@@ -433,6 +437,140 @@ def _sample_consistent(received, inputs):
     return None
 
 
+SAMPLES_PER_OBS = 3000
+FAILURE_RATE = 1e-6
+"""The chance that a correct sampler fails one statistical test (a bound, not a guess)."""
+
+
+def sampling_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Load known parameters and sample, as the rollout does: ``get_action_and_value(obs)``
+    with no action, each of a few observations repeated ``repeats`` times (torch seeded)."""
+    agent = _build(ns, inputs)
+    obs = inputs["obs"].repeat_interleave(int(inputs["repeats"]), dim=0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        action, log_prob, _, _ = agent.get_action_and_value(obs)
+    return {"action": action, "log_prob": log_prob}
+
+
+def _head(params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+    """The actor's output for known parameters: the documented tanh MLP, written out."""
+    h = obs
+    for index in (0, 2, 4):
+        h = h @ params[f"actor.{index}.weight"].T + params[f"actor.{index}.bias"]
+        if index < 4:
+            h = torch.tanh(h)
+    return h
+
+
+def _hoeffding(n: int) -> float:
+    """t with P(|mean of n draws in [0, 1] - its expectation| > t) <= FAILURE_RATE, by
+    Hoeffding's inequality 2 exp(-2 n t^2): exact for any distribution, no approximation."""
+    return math.sqrt(math.log(2.0 / FAILURE_RATE) / (2.0 * n))
+
+
+def _sampled_action(received: Any, inputs: dict[str, Any], shape: list[int], dtype: str):
+    action = received.get("action") if isinstance(received, dict) else None
+    if not isinstance(action, torch.Tensor):
+        return None, "get_action_and_value(obs) must return the sampled action first"
+    got = (str(action.dtype).removeprefix("torch."), list(action.shape))
+    if got != (dtype, shape):
+        return None, (
+            f"sampled actions should be {dtype} of shape {tuple(shape)}, got {got[0]} "
+            f"{tuple(got[1])}"
+        )
+    return action, None
+
+
+def _discrete_frequencies(received: Any, inputs: dict[str, Any]) -> str | None:
+    n, K, A = int(inputs["repeats"]), inputs["obs"].shape[0], int(inputs["actions"])
+    action, problem = _sampled_action(received, inputs, [K * n], "int64")
+    if problem:
+        return problem
+    if bool(((action < 0) | (action >= A)).any()):
+        return f"sampled actions must lie in 0 .. {A - 1}"
+    probs = torch.softmax(_head(inputs["params"], inputs["obs"]), dim=-1)
+    counts = torch.stack([torch.bincount(row, minlength=A) for row in action.view(K, n)])
+    freqs = counts.double() / n
+    gap = (freqs - probs.double()).abs()
+    t = _hoeffding(n)
+    if bool((gap > t).any()):
+        k, a = divmod(int(gap.argmax()), A)
+        return (
+            f"over {n} samples for observation {k}, action {a} was drawn with frequency "
+            f"{float(freqs[k, a]):.3f}; softmax(logits) gives it {float(probs[k, a]):.3f} "
+            f"(a correct sampler stays within {t:.3f}): sample from the softmax, not the argmax"
+        )
+    return None
+
+
+def _continuous_samples(received: Any, inputs: dict[str, Any]) -> str | None:
+    n, K, A = int(inputs["repeats"]), inputs["obs"].shape[0], int(inputs["actions"])
+    action, problem = _sampled_action(received, inputs, [K * n, A], "float32")
+    if problem:
+        return problem
+    if not bool(torch.isfinite(action).all()):
+        return "the sampled actions are not all finite"
+    params = inputs["params"]
+    mean = _head(params, inputs["obs"]).double().repeat_interleave(n, dim=0)
+    std = params["log_std"].double().exp().expand_as(mean)
+    a = action.double()
+    low, high = -float(inputs["bound"]), float(inputs["bound"])
+    z = (a - mean) / std
+    N = z.shape[0]
+    z_mean, z_std = z.mean(0), z.std(0)
+    if bool((z_std < 1e-3).all()):
+        return (
+            "every sampled action is the actor's mean: add exploration noise, "
+            "mean + exp(log_std) * torch.randn_like(mean)"
+        )
+    normal = torch.distributions.Normal(mean, std)
+    inside = normal.cdf(torch.full_like(mean, high)) - normal.cdf(torch.full_like(mean, low))
+    seen = ((a < low) | (a > high)).double()
+    if float(seen.sum()) == 0.0:
+        return (
+            f"every sample lies within the action space's bounds [{low:g}, {high:g}], where "
+            f"the policy puts {float(1.0 - inside.mean()):.3f} of them outside: return the "
+            "unclipped sample (only the env's copy is clipped, by the rollout)"
+        )
+    # Over N standard normal draws, |mean| exceeds 5 / sqrt(N) and the sample std leaves
+    # 1 +- 5 / sqrt(2 N) with probability about 6e-7 each (normal approximations, N = 9000).
+    if bool((z_mean.abs() > 5.0 / math.sqrt(N)).any()):
+        return (
+            f"(action - mean) / exp(log_std) should average 0; over {N} samples it averages "
+            f"{[round(v, 3) for v in z_mean.tolist()]}: draw around the actor's mean"
+        )
+    if bool(((z_std - 1.0).abs() > 5.0 / math.sqrt(2.0 * N)).any()):
+        spread = [round(v, 3) for v in (z_std * std[0]).tolist()]
+        wanted = [round(v, 3) for v in std[0].tolist()]
+        return (
+            f"the samples' standard deviation is {spread}, where exp(log_std) = {wanted}: "
+            "sample mean + exp(log_std) * standard normal noise"
+        )
+    t = _hoeffding(N)
+    if abs(float(seen.mean()) - float(1.0 - inside.mean())) > t:
+        return (
+            f"{float(seen.mean()):.3f} of the samples fall outside the bounds [{low:g}, "
+            f"{high:g}], where the policy puts {float(1.0 - inside.mean()):.3f} (a correct "
+            f"sampler stays within {t:.3f}): return the unclipped Gaussian sample"
+        )
+    return None
+
+
+def _sampling_case(kind: str) -> dict[str, Any]:
+    """Three observations of a known agent, each sampled SAMPLES_PER_OBS times."""
+    if kind == "discrete":
+        inputs = _agent_case("discrete", 23, batch=3, obs_dim=3, actions=3, hidden=4)
+    else:
+        inputs = _agent_case("continuous", 24, batch=3, obs_dim=3, actions=2, hidden=4)
+        # One wide and one narrow dimension: noise that ignores log_std shows in both.
+        inputs["params"]["log_std"] = torch.tensor([0.9, -0.8])
+    del inputs["action"]
+    inputs["repeats"] = SAMPLES_PER_OBS
+    inputs["bound"] = 2.0
+    return inputs
+
+
 ACTOR_CRITIC = Check(
     MODULE,
     "ActorCritic",
@@ -496,6 +634,13 @@ ACTOR_CRITIC = Check(
             probe=evaluate_probe,
             note="known parameters and log_std loaded by name",
         ),
+        Fixture(
+            "a discrete agent on a (2, 3) observation space",
+            lambda: {**_agent_case("discrete", 7, obs_dim=6, actions=3), "obs_shape": [2, 3]},
+            probe=evaluate_probe,
+            note="obs_dim is the product of the space's shape, 6 (not shape[0] = 2); the "
+            "observations arrive flattened, (B, 6)",
+        ),
     ],
     hidden=[Hidden(_draw_agents, probe=evaluate_probe)],
     properties=[
@@ -527,6 +672,34 @@ ACTOR_CRITIC = Check(
             probe=sample_probe,
             predicate=_sample_consistent,
         ),
+        Property(
+            "discrete: one observation gives one sampled action, of shape (1,)",
+            lambda: _agent_case("discrete", 9, batch=1, actions=3),
+            note="B = 1: the action is (1,), not a scalar (squeeze(-1), not squeeze())",
+            probe=sample_probe,
+            predicate=_sample_consistent,
+        ),
+        Property(
+            "discrete: sampled actions follow softmax(logits)",
+            lambda: _sampling_case("discrete"),
+            note=f"3 observations x {SAMPLES_PER_OBS} samples; each action's frequency must "
+            "lie within t = sqrt(ln(2 / 1e-6) / (2 n)) = 0.049 of its probability (Hoeffding: "
+            "a correct sampler fails with probability below 1e-6 per action); torch seeded",
+            probe=sampling_probe,
+            predicate=_discrete_frequencies,
+            weight=2.0,
+        ),
+        Property(
+            "continuous: samples are mean + exp(log_std) * noise, unclipped",
+            lambda: _sampling_case("continuous"),
+            note=f"3 observations x {SAMPLES_PER_OBS} samples, log_std = (0.9, -0.8), bounds "
+            "+-2: the share outside the bounds within Hoeffding's t = 0.028 of the policy's; "
+            "z = (a - mean) / sigma has |mean| < 5 / sqrt(N) and |std - 1| < 5 / sqrt(2 N) "
+            "(5 sigma of the normal approximation); torch seeded",
+            probe=sampling_probe,
+            predicate=_continuous_samples,
+            weight=2.0,
+        ),
     ],
     mistakes=[
         Mistake(
@@ -546,6 +719,33 @@ ACTOR_CRITIC = Check(
             "the output layers' gains are swapped",
             "The policy head starts with gain 0.01 (near-uniform actions), the value head with "
             "gain 1.",
+        ),
+        Mistake(
+            "greedy-action",
+            "the greedy action (the argmax of the logits) instead of a sample",
+            "During training the policy must explore: draw the action from the softmax of "
+            "the logits (torch.multinomial, or Categorical(logits=...).sample()). The argmax "
+            "is the greedy action, for evaluation only.",
+        ),
+        Mistake(
+            "mean-as-action",
+            "the Gaussian's mean instead of a sample",
+            "Draw a = mean + exp(log_std) * noise with fresh standard normal noise: without "
+            "the noise the policy never explores, and log_std gets no useful gradient.",
+        ),
+        Mistake(
+            "unit-noise",
+            "the noise ignores log_std (mean + standard normal noise)",
+            "The sample's spread is exp(log_std): mean + torch.randn_like(mean) explores at "
+            "sigma 1 whatever the policy learnt, while its log-probability assumes "
+            "exp(log_std).",
+        ),
+        Mistake(
+            "clipped-sample",
+            "the sample is clipped to the action space's bounds",
+            "Return the unclipped sample; the rollout clips only the copy sent to the env "
+            "(m08). A clipped action piles samples onto the bound, where the policy's "
+            "log-density says nothing about how likely it was.",
         ),
         Mistake(
             "batched-log-std",
@@ -599,13 +799,13 @@ def update_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, An
         inputs["scale"],
     )
     optimizer = torch.optim.SGD(agent.parameters(), lr=inputs["lr"])
-    batch = {
-        k: inputs[k].clone()
-        for k in ("obs", "actions", "log_probs", "advantages", "returns", "values")
-    }
+    # The caller's own dict: the grader compares it after the call, so a write into it
+    # (batch["advantages"] = ...) is seen, as the rollout that still needs it would see it.
+    batch = inputs["batch"]
     if inputs.get("log_probs_with_graph"):
         # As if the rollout had forgotten torch.no_grad(): old log-probs still in a graph.
-        batch["log_probs"] = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
+        graph = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
+        batch = {**batch, "log_probs": graph}
     config = types.SimpleNamespace(**inputs["config"])
     generator = torch.Generator().manual_seed(int(inputs["order_seed"]))
     stats = getattr(ns, function)(agent, optimizer, batch, config, generator)
@@ -658,12 +858,14 @@ def _update_case(
         "agent_seed": seed,
         "scale": 0.5,
         "lr": lr,
-        "obs": obs,
-        "actions": taken,
-        "log_probs": log_probs + draw.normal(g, batch, scale=0.3),
-        "advantages": draw.normal(g, batch, scale=2.0) + 0.5,
-        "returns": values + draw.normal(g, batch),
-        "values": values,
+        "batch": {
+            "obs": obs,
+            "actions": taken,
+            "log_probs": log_probs + draw.normal(g, batch, scale=0.3),
+            "advantages": draw.normal(g, batch, scale=2.0) + 0.5,
+            "returns": values + draw.normal(g, batch),
+            "values": values,
+        },
         "config": _config(**config),
         "order_seed": seed + 7,
     }
@@ -696,12 +898,14 @@ def _zero_update() -> dict[str, Any]:
         "agent_seed": 0,
         "scale": 0.0,
         "lr": 0.0,
-        "obs": obs,
-        "actions": torch.tensor([0, 1, 1, 0, 1, 0]),
-        "log_probs": torch.full((6,), -math.log(2.0)),
-        "advantages": torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.0]),
-        "returns": torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]),
-        "values": torch.zeros(6),
+        "batch": {
+            "obs": obs,
+            "actions": torch.tensor([0, 1, 1, 0, 1, 0]),
+            "log_probs": torch.full((6,), -math.log(2.0)),
+            "advantages": torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.0]),
+            "returns": torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]),
+            "values": torch.zeros(6),
+        },
         "config": _config(update_epochs=2, minibatch_size=4, target_kl=0.01),
         "order_seed": 3,
     }
@@ -785,6 +989,19 @@ PPO_UPDATE = Check(
             lambda: _update_case(14, batch=12, target_kl=0.0005, lr=2.0, update_epochs=4),
             probe=update_probe,
             note="a large step makes the KL pass 0.0005 in the first epoch: one epoch runs",
+        ),
+        Fixture(
+            "a last minibatch of one sample",
+            lambda: _update_case(18, batch=9, update_epochs=2),
+            probe=update_probe,
+            note="B = 9 and minibatches of 4: steps on 4, 4 and 1 samples; the lone sample's "
+            "advantage is used as it is (the std of one number is undefined)",
+        ),
+        Fixture(
+            "a rollout of one sample",
+            lambda: _update_case(19, batch=1, minibatch_size=1, update_epochs=2),
+            probe=update_probe,
+            note="B = 1: every minibatch is the whole batch, of one sample",
         ),
         Fixture(
             "old log-probs that still carry a graph",

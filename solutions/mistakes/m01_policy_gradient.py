@@ -94,11 +94,22 @@ def pg_probabilities(log_probs, weights):
     return -(log_probs.exp() * weights).mean()
 
 
+def loop_skips_last_step(rewards, dones, gamma):
+    not_done = 1.0 - dones.to(rewards.dtype)
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0] - 1)):
+        running = rewards[t] + gamma * not_done[t] * running
+        returns[t] = running
+    return returns
+
+
 WRONG = {
     ("discounted_returns", "no-cut"): no_cut_at_dones,
     ("discounted_returns", "next-done"): cut_with_next_done,
     ("discounted_returns", "forward"): accumulated_forward,
     ("discounted_returns", "drop-last-reward"): last_reward_dropped,
+    ("discounted_returns", "loop-skips-last-step"): loop_skips_last_step,
     ("categorical_log_prob", "log-of-softmax"): log_of_softmax,
     ("categorical_log_prob", "softmax-dim"): softmax_over_batch,
     ("categorical_log_prob", "raw-logits"): raw_logits,

@@ -37,6 +37,10 @@ def mse_sum(values, returns):
     return 0.5 * ((values - returns) ** 2).sum()
 
 
+def mse_detached(values, returns):
+    return 0.5 * ((values.detach() - returns) ** 2).mean()
+
+
 def ev_over_predictions(values, returns):
     var_values = values.var()
     if var_values == 0:
@@ -74,6 +78,7 @@ WRONG = {
     ("normalize_advantages", "no-eps"): normalize_no_eps,
     ("value_mse_loss", "no-half"): mse_no_half,
     ("value_mse_loss", "sum"): mse_sum,
+    ("value_mse_loss", "detached-values"): mse_detached,
     ("explained_variance", "over-predictions"): ev_over_predictions,
     ("explained_variance", "zero-when-constant"): ev_zero_when_constant,
     ("explained_variance", "no-one-minus"): ev_no_one_minus,

@@ -77,6 +77,40 @@ def lambda_on_delta(rewards, values, next_values, terminated, truncated, gamma, 
     return advantages, advantages + values
 
 
+def bootstraps_through_terminal(
+    rewards, values, next_values, terminated, truncated, gamma, gae_lambda
+):
+    _, not_done = _masks(terminated, truncated, rewards.dtype)
+    deltas = rewards + gamma * next_values - values
+    advantages = _backward(deltas, gamma * gae_lambda * not_done)
+    return advantages, advantages + values
+
+
+def outputs_swapped(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
+    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
+    deltas = rewards + gamma * not_terminated * next_values - values
+    advantages = _backward(deltas, gamma * gae_lambda * not_done)
+    return advantages + values, advantages
+
+
+def loop_skips_last_step(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
+    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
+    deltas = rewards + gamma * not_terminated * next_values - values
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0] - 1)):
+        running = deltas[t] + gamma * gae_lambda * not_done[t] * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+def lambda_left_out(rewards, values, next_values, terminated, truncated, gamma, gae_lambda):
+    not_terminated, not_done = _masks(terminated, truncated, rewards.dtype)
+    deltas = rewards + gamma * not_terminated * next_values - values
+    advantages = _backward(deltas, gamma * not_done)
+    return advantages, advantages + values
+
+
 WRONG = {
     ("compute_gae", "no-time-limit-bootstrap"): no_time_limit_bootstrap,
     ("compute_gae", "no-cut"): recursion_not_cut,
@@ -85,6 +119,10 @@ WRONG = {
     ("compute_gae", "next-done"): next_step_flags,
     ("compute_gae", "discounted-returns"): returns_are_discounted_rewards,
     ("compute_gae", "lambda-on-delta"): lambda_on_delta,
+    ("compute_gae", "bootstraps-terminal"): bootstraps_through_terminal,
+    ("compute_gae", "outputs-swapped"): outputs_swapped,
+    ("compute_gae", "loop-skips-last-step"): loop_skips_last_step,
+    ("compute_gae", "no-lambda"): lambda_left_out,
 }
 
 DERIVED = {}

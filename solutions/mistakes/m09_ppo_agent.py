@@ -88,6 +88,61 @@ def derive_swapped_head_gains(ref: Any):
     return ActorCritic
 
 
+def _sampling_wrongly(ref: Any, sample):
+    """An agent that evaluates as the reference does but samples with ``sample(agent, out)``
+    (``out`` the actor's output for the observations)."""
+
+    class ActorCritic(ref.ActorCritic):
+        def __init__(self, observation_space, action_space, hidden=64):
+            super().__init__(observation_space, action_space, hidden)
+            self.space = action_space
+
+        def get_action_and_value(self, obs, action=None):
+            if action is None:
+                action = sample(self, self.actor(obs))
+            return super().get_action_and_value(obs, action)
+
+    return ActorCritic
+
+
+def derive_greedy_action(ref: Any):
+    def sample(agent, out):
+        if agent.continuous:
+            return out + agent.log_std.exp() * torch.randn_like(out)
+        return out.argmax(-1)
+
+    return _sampling_wrongly(ref, sample)
+
+
+def derive_mean_as_action(ref: Any):
+    def sample(agent, out):
+        if agent.continuous:
+            return out
+        return torch.multinomial(torch.softmax(out, dim=-1), 1).squeeze(-1)
+
+    return _sampling_wrongly(ref, sample)
+
+
+def derive_unit_noise(ref: Any):
+    def sample(agent, out):
+        if agent.continuous:
+            return out + torch.randn_like(out)
+        return torch.multinomial(torch.softmax(out, dim=-1), 1).squeeze(-1)
+
+    return _sampling_wrongly(ref, sample)
+
+
+def derive_clipped_sample(ref: Any):
+    def sample(agent, out):
+        if agent.continuous:
+            low = torch.as_tensor(agent.space.low, dtype=out.dtype)
+            high = torch.as_tensor(agent.space.high, dtype=out.dtype)
+            return torch.clamp(out + agent.log_std.exp() * torch.randn_like(out), low, high)
+        return torch.multinomial(torch.softmax(out, dim=-1), 1).squeeze(-1)
+
+    return _sampling_wrongly(ref, sample)
+
+
 def derive_batched_log_std(ref: Any):
     class ActorCritic(ref.ActorCritic):
         def __init__(self, observation_space, action_space, hidden=64):
@@ -173,6 +228,10 @@ DERIVED = {
     ("ActorCritic", "ignores-action"): derive_ignores_action,
     ("ActorCritic", "swapped-gains"): derive_swapped_head_gains,
     ("ActorCritic", "batched-log-std"): derive_batched_log_std,
+    ("ActorCritic", "greedy-action"): derive_greedy_action,
+    ("ActorCritic", "mean-as-action"): derive_mean_as_action,
+    ("ActorCritic", "unit-noise"): derive_unit_noise,
+    ("ActorCritic", "clipped-sample"): derive_clipped_sample,
     ("ppo_update", "whole-batch-normalisation"): derive_whole_batch_normalisation,
     ("ppo_update", "raw-advantages"): lambda ref: _with_config(ref, norm_adv=False),
     ("ppo_update", "no-gradient-clipping"): lambda ref: _with_config(ref, max_grad_norm=math.inf),
