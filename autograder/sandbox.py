@@ -200,6 +200,12 @@ def command(submission: Path, worker_args: list[str], reply_fd: int) -> list[str
         "--hostname",
         "grader",
         *_system_binds(),
+        # /tmp first: the Python environment may live under /tmp, and a later tmpfs
+        # would hide it.
+        "--size",
+        str(SCRATCH_MB * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
     ]
     for root in roots:
         args += ["--ro-bind", str(root), str(root)]
@@ -219,10 +225,6 @@ def command(submission: Path, worker_args: list[str], reply_fd: int) -> list[str
         str(SCRATCH_MB * 1024 * 1024),
         "--tmpfs",
         WORK_MOUNT,
-        "--size",
-        str(SCRATCH_MB * 1024 * 1024),
-        "--tmpfs",
-        "/tmp",
         "--proc",
         "/proc",
         "--dev",

@@ -99,15 +99,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         label = f"{label} ({folder})"
     print(f"Checking {label}", flush=True)
 
-    results = grade_folder(
-        folder,
-        modules,
-        seed=seed,
-        memory_mb=args.memory_mb,
-        timeout=args.timeout,
-        sandboxed=sandboxed,
-        executor=executor,
-    )
+    try:
+        results = grade_folder(
+            folder,
+            modules,
+            seed=seed,
+            memory_mb=args.memory_mb,
+            timeout=args.timeout,
+            sandboxed=sandboxed,
+            executor=executor,
+        )
+    except RuntimeError as exc:  # the worker could not start
+        raise UsageError(str(exc)) from None
     print(report.render(results, style))
     if seed_note:
         print(style.dim(f"note: {seed_note}"))
