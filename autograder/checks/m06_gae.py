@@ -37,10 +37,20 @@ def _rollout(
     values = draw.normal(g, T, N, scale=2.0)
     terminated = draw.flags(g, T, N, p=p_term)
     truncated = draw.flags(g, T, N, p=p_trunc)
-    if force_ends and T > 1:
-        # an episode that terminates and one that is truncated, each before the last step
-        terminated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
-        truncated[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
+    if force_ends:
+        # Four different cells before the last step: an episode that terminates, one that is
+        # truncated (each with the other flag clear), a step where the episode goes on, and
+        # one where it terminates at its time limit (both flags set). Every rollout then
+        # tells the bootstrap from the cut, and lambda always matters.
+        if (T - 1) * N < 4:
+            raise ValueError("force_ends needs (T - 1) * N >= 4")
+        cells = torch.randperm((T - 1) * N, generator=g)[:4].tolist()
+        for (t, n), flags in zip(
+            ((c // N, c % N) for c in cells),
+            ((True, False), (False, True), (False, False), (True, True)),
+            strict=True,
+        ):
+            terminated[t, n], truncated[t, n] = flags
     other_values = draw.normal(g, T, N, scale=2.0)
     following = torch.cat([values[1:], other_values[-1:]])
     next_values = torch.where(terminated | truncated, other_values, following)
@@ -64,14 +74,11 @@ def _seeded(seed: int, T: int, N: int, gamma: float, gae_lambda: float, **kwargs
 def _draw_rollouts(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 2, 10), draw.size(g, 1, 4)
-        gamma, gae_lambda = draw.scalar(g, 0.8, 1.0), draw.scalar(g, 0.5, 1.0)
+        T, N = draw.size(g, 5, 10), draw.size(g, 1, 4)
+        gamma, gae_lambda = draw.scalar(g, 0.8, 1.0), draw.scalar(g, 0.5, 0.95)
         float_flags = i == 3
         inputs = _rollout(g, T, N, gamma, gae_lambda, p_term=0.2, p_trunc=0.2, force_ends=True)
         if float_flags:
-            # one step where the episode terminates at its time limit: both flags set
-            t, n = draw.size(g, 0, T - 1), draw.size(g, 0, N - 1)
-            inputs["terminated"][t, n] = inputs["truncated"][t, n] = True
             inputs["terminated"] = inputs["terminated"].float()
             inputs["truncated"] = inputs["truncated"].float()
         kind = "float" if float_flags else "bool"
