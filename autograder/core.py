@@ -188,6 +188,14 @@ class Property:
     rtol: float | None = None
     atol: float | None = None
     weight: float = 1.0
+    core: bool = False
+    """The property checks a part of the contract that no hidden case can compare with the
+    reference (how actions are sampled, where gradients flow, how layers start): failing
+    it is a wrong concept, and the function keeps at most :data:`CORE_CAP` of its points."""
+
+
+CORE_CAP = 1 / 3
+"""The share of its points a function keeps at most when it fails a core property."""
 
 
 @dataclass
@@ -204,6 +212,16 @@ class Mistake:
     name: str
     title: str
     explanation: str
+    kind: str = "concept"
+    """``"concept"``: the idea of the function is wrong, and the checks take most of its
+    points (its hidden cases fail, or a core property does). ``"edge"``: a slip on one edge
+    (a boundary included, a zero probability, an overflow), which costs a property's
+    share and no more. ``tests/test_partial_credit.py`` holds every catalogued mistake to
+    its kind, under several hidden seeds."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("concept", "edge"):
+            raise ValueError(f"mistake {self.name}: kind must be 'concept' or 'edge'")
 
 
 @dataclass
@@ -252,6 +270,7 @@ class Case:
     rtol: float | None = None
     atol: float | None = None
     weight: float = 1.0
+    core: bool = False
 
     def plain_inputs(self) -> Any:
         """The inputs as plain data (``wire.py``), computed once: what a worker is sent,
@@ -396,7 +415,8 @@ class CheckResult:
     @property
     def score(self) -> float:
         """Points in proportion to the weight of the cases passed (a case weighs 1 unless
-        it checks the heart of the exercise); nothing if the check could not run."""
+        it checks the heart of the exercise), at most a third of them when a core property
+        fails; nothing if the check could not run."""
         if self.error is not None or not self.cases:
             return 0.0
         if self.for_grade:
@@ -407,7 +427,10 @@ class CheckResult:
         if total == 0:
             return 0.0
         passed = sum(self._weight(c.case) for c in self.cases if c.passed)
-        return round(self.check.points * passed / total, 2)
+        share = passed / total
+        if any(c.case.core and not c.passed for c in self.cases):
+            share = min(share, CORE_CAP)
+        return round(self.check.points * share, 2)
 
     @property
     def status(self) -> str:

@@ -157,6 +157,7 @@ def build_cases(
                 rtol=prop.rtol,
                 atol=prop.atol,
                 weight=prop.weight,
+                core=prop.core,
             )
         )
     return cases, notes

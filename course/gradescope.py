@@ -129,7 +129,9 @@ def notebook_script(path: Path) -> str:
 def _part(check_result, kinds: tuple[str, ...]):
     """``(points, possible, feedback)`` of the cases of ``kinds`` in a check graded as
     ``ppo-course grade`` grades (public known outputs weigh nothing; a function that passes
-    none of its hidden cases scores nothing), or None when it has no such case."""
+    none of its hidden cases scores nothing, one that fails a core property a third at
+    most), or None when it has no such case. The parts share the check's score in
+    proportion to the weight each passed."""
     from autograder.report import STUDENT, check_feedback
 
     cases = [c for c in check_result.cases if c.case.kind in kinds]
@@ -140,13 +142,12 @@ def _part(check_result, kinds: tuple[str, ...]):
     points = check_result.check.points
     weight = sum(weigh(c.case) for c in cases)
     earned = sum(weigh(c.case) for c in cases if c.passed)
-    if check_result.score == 0:
-        earned = 0
+    earned_all = sum(weigh(c.case) for c in check_result.cases if c.passed)
     part = dataclasses.replace(check_result, cases=cases)
     text = check_feedback(part, STUDENT) if not all(c.passed for c in cases) else ""
     possible = round(points * weight / total, 2) if total else 0.0
     return (
-        round(points * earned / total, 2) if total else 0.0,
+        round(check_result.score * earned / earned_all, 2) if earned_all else 0.0,
         possible,
         text or f"passed all {len(cases)} cases",
     )
