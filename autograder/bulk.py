@@ -136,7 +136,7 @@ def grade_submissions(
     feedback: Path | None = None,
     seed: int | None = None,
     timeout: float | None = None,
-    memory_mb: int = 4096,
+    memory_mb: int = 640,
     jobs: int = 1,
     sandboxed: bool = True,
     force: bool = False,

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from autograder.core import Case, Check
     from course.modules import Module
 
-DEFAULT_MEMORY_MB = 4096
+DEFAULT_MEMORY_MB = 640
 STARTUP_TIMEOUT = 120.0
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a submission file larger than this is not graded
 SCRATCH_PREFIX = "ppo-course-grade-"

@@ -60,13 +60,13 @@ class Limits:
     """Resource limits of one worker.
 
     Attributes:
-        memory_mb: address space (0: none).
+        memory_mb: data size, the heap and private writable mappings (0: none).
         cpu_s: CPU seconds over the worker's whole life (0: none).
         nofile: open files.
         fsize_mb: largest file it may write.
     """
 
-    memory_mb: int = 4096
+    memory_mb: int = 640
     cpu_s: int = 900
     nofile: int = 256
     fsize_mb: int = 16

@@ -73,7 +73,10 @@ def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
         (resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
     ]
     if memory_mb > 0:
-        limits.append((resource.RLIMIT_AS, memory_mb * 1024 * 1024))
+        # The data limit (heap and private writable mappings), not the address space: the
+        # mapped libraries of torch are most of a worker's address space and none of what
+        # a submission can allocate, so this bounds what a submission can hold in memory.
+        limits.append((resource.RLIMIT_DATA, memory_mb * 1024 * 1024))
     if cpu_s > 0:
         limits.append((resource.RLIMIT_CPU, cpu_s))
     for which, value in limits:
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--submission", required=True)
-    parser.add_argument("--memory-mb", type=int, default=4096)
+    parser.add_argument("--memory-mb", type=int, default=640)
     parser.add_argument("--cpu-s", type=int, default=0)
     parser.add_argument("--nofile", type=int, default=256)
     parser.add_argument("--fsize-mb", type=int, default=64)

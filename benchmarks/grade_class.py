@@ -8,8 +8,9 @@ submission with all nine modules. The script grades it with ``--jobs`` (default 
 samples the memory of the grader and of every worker process while it runs, and prints:
 wall time, time per submission, peak memory of the grader process, peak memory of one
 worker, and peak memory per job (the grader's share plus the job's workers at once).
-Then it times ``ppo-course check m01`` (a student's single module, no reference present)
-and ``ppo-course check m01 --impl solutions``.
+Then it times ``ppo-course check m01`` (a student's single module, no reference present),
+``ppo-course check m01 --impl solutions``, and a bare ``import torch``, the floor under
+both (the worker imports torch while the command does).
 
     python benchmarks/grade_class.py [--students 100] [--jobs 2] [--keep DIR]
 """
@@ -202,6 +203,18 @@ def main() -> None:
         ]
         print(
             f"ppo-course check m01 --impl solutions (with hidden cases): "
+            f"{min(times):.2f} s best of 3, {sorted(times)[1]:.2f} s median"
+        )
+        # The floor under any check: a Python process that imports torch and exits.
+        times = []
+        for _ in range(3):
+            started = time.monotonic()
+            subprocess.run(
+                [sys.executable, "-c", "import os, torch; os._exit(0)"], capture_output=True
+            )
+            times.append(time.monotonic() - started)
+        print(
+            f"python -c 'import torch' (the floor under any check): "
             f"{min(times):.2f} s best of 3, {sorted(times)[1]:.2f} s median"
         )
         machine = re.sub(

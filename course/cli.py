@@ -361,9 +361,10 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-mb",
         type=int,
-        default=4096,
+        default=640,
         metavar="MB",
-        help="memory limit of the process that runs the submission (default 4096)",
+        help="memory the process that runs the submission may allocate (its data size; "
+        "torch itself takes about 250; default 640)",
     )
 
 

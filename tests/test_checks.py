@@ -82,3 +82,22 @@ def test_every_graded_function_of_the_reference_is_checked(graded_modules):
         exercises = {name.split(".")[0] for name in singlesource.exercise_names(source)}
         checked = {c.function for c in engine.load_checks(module)}
         assert exercises <= checked, f"{module.id}: unchecked exercises {exercises - checked}"
+
+
+def test_a_library_not_implemented_error_is_not_a_stub():
+    """torch raises NotImplementedError for an operation a device does not support (here
+    on the ``meta`` device): that is a failure of the function, not an unfilled stub."""
+    import torch
+
+    from autograder.core import failure_from_exception
+
+    try:
+        torch.zeros(3, device="meta").nonzero()
+    except NotImplementedError as exc:
+        failure = failure_from_exception(exc, "discounted_returns", "line 3 of m01.py: x")
+    assert failure.kind == "exception"
+    assert failure.message.startswith("discounted_returns raised NotImplementedError: ")
+    for stub in (NotImplementedError(), NotImplementedError("m01.f: not implemented yet")):
+        assert failure_from_exception(stub, "f").kind == "not_implemented"
+    needs = failure_from_exception(NotImplementedError("m04.g: not implemented yet"), "f")
+    assert needs.kind == "needs"
