@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import report, runner
-from autograder.grading import grade_folder, prepare
+from autograder.grading import Prepared, grade_folder, prepare
 from autograder.submission import stage
 from course import paths
 from course.modules import Module
@@ -175,6 +175,17 @@ def grade_submissions(
         queue = list(todo)
 
         with _Stop() as stop:
+            settings = _Settings(
+                modules=modules,
+                seed=seed,
+                timeout=timeout,
+                memory_mb=memory_mb,
+                sandboxed=sandboxed,
+                prepared=prepared,
+                feedback=feedback,
+                stop=stop,
+                submission_timeout=submission_timeout,
+            )
 
             def job() -> None:
                 while not stop.event.is_set():
@@ -182,20 +193,7 @@ def grade_submissions(
                         if not queue:
                             return
                         folder, staged, key, notes = queue.pop(0)
-                    row = _grade_one(
-                        folder.name,
-                        staged,
-                        notes,
-                        modules,
-                        seed,
-                        timeout,
-                        memory_mb,
-                        sandboxed,
-                        prepared,
-                        feedback,
-                        stop,
-                        submission_timeout,
-                    )
+                    row = _grade_one(settings, folder.name, staged, notes)
                     with lock:
                         rows[folder.name] = row
                         if row.graded:
@@ -243,37 +241,39 @@ def grade_submissions(
     return EXIT_OK
 
 
-def _grade_one(
-    name,
-    staged,
-    notes,
-    modules,
-    seed,
-    timeout,
-    memory_mb,
-    sandboxed,
-    prepared,
-    feedback,
-    stop,
-    submission_timeout,
-) -> Row:
+@dataclass(frozen=True)
+class _Settings:
+    """What every submission of one run is graded with."""
+
+    modules: list[Module]
+    seed: int | None
+    timeout: float | None
+    memory_mb: int
+    sandboxed: bool
+    prepared: Prepared
+    feedback: Path | None
+    stop: _Stop
+    submission_timeout: float
+
+
+def _grade_one(settings: _Settings, name: str, staged: Path, notes: list[str]) -> Row:
     try:
         results = grade_folder(
             staged,
-            modules,
-            seed=seed,
-            timeout=timeout,
-            memory_mb=memory_mb,
+            settings.modules,
+            seed=settings.seed,
+            timeout=settings.timeout,
+            memory_mb=settings.memory_mb,
             for_grade=True,
-            sandboxed=sandboxed,
-            prepared=prepared,
-            submission_timeout=submission_timeout,
+            sandboxed=settings.sandboxed,
+            prepared=settings.prepared,
+            submission_timeout=settings.submission_timeout,
         )
     except runner.WorkerStopped:
         return Row(name, graded=False, problems=["not graded: the run was interrupted"])
     except Exception as exc:  # a grader failure must not stop the others
         return Row(name, graded=False, problems=[f"not graded: {type(exc).__name__}: {exc}"])
-    if stop.event.is_set():
+    if settings.stop.event.is_set():
         return Row(name, graded=False, problems=["not graded: the run was interrupted"])
     row = Row(name, problems=list(notes))
     for result in results:
@@ -282,8 +282,8 @@ def _grade_one(
         if result.error:
             row.problems.append(f"{result.module.id}: {result.error}")
     row.total = round(sum(row.scores.values()), 2)
-    if feedback is not None:
-        _write_feedback(feedback / name, results, notes)
+    if settings.feedback is not None:
+        _write_feedback(settings.feedback / name, results, notes)
     return row
 
 
