@@ -197,6 +197,16 @@ CLIPPED_SURROGATE_LOSS = Check(
             expect=stored("spinning_up_form"),
         ),
         Property(
+            "a batch of one",
+            lambda: {
+                "advantages": torch.tensor([1.5]),
+                "ratio": torch.tensor([1.5]),
+                "clip_coef": 0.2,
+            },
+            note="one sample held back above the band: max(-1.5 * 1.5, -1.5 * 1.2) = -1.8",
+            expect=lambda inputs: torch.tensor(-1.8),
+        ),
+        Property(
             "ratio 1 gives -mean(A)",
             lambda: {
                 "advantages": draw.normal(draw.generator(105), 7, scale=2.0),
@@ -342,6 +352,12 @@ CLIP_FRACTION = Check(
             lambda: {"ratio": torch.tensor([0.5, 1.5, 1.0, 2.0]), "clip_coef": 0.5},
             note="band [0.5, 1.5]: only 2.0 is strictly outside, 1 of 4",
             expect=lambda inputs: 0.25,
+        ),
+        Property(
+            "a batch of one",
+            lambda: {"ratio": torch.tensor([0.7]), "clip_coef": 0.2},
+            note="0.7 is below the band [0.8, 1.2]: 1 of 1",
+            expect=lambda inputs: 1.0,
         ),
         Property(
             "every ratio far outside gives 1",

@@ -213,6 +213,20 @@ VALUE_LOSS = Check(
             predicate=_clipped_not_below,
         ),
         Property(
+            "a batch of one",
+            lambda: {
+                "new_values": torch.tensor([0.0]),
+                "old_values": torch.tensor([1.0]),
+                "returns": torch.tensor([2.0]),
+                "clip_coef": 0.25,
+                "clip_vloss": True,
+                "vf_coef": 0.5,
+            },
+            note="(0 - 2)^2 = 4 against (0.75 - 2)^2 = 1.5625: the max is 4, times 0.5 and "
+            "vf_coef 0.5 gives 1",
+            expect=lambda inputs: torch.tensor(1.0),
+        ),
+        Property(
             "linear in vf_coef",
             lambda: _values(127, B=5, clip_coef=0.2, clip_vloss=True, vf_coef=0.5),
             note="the coefficient multiplies the loss once",

@@ -126,6 +126,17 @@ KL_PENALTY_OBJECTIVE = Check(
             weight=2.0,
         ),
         Property(
+            "a batch of one",
+            lambda: {
+                "ratio": torch.tensor([1.5]),
+                "advantages": torch.tensor([2.0]),
+                "kl": torch.tensor(0.1),
+                "beta": 0.5,
+            },
+            note="r A = 3, not clipped to 1.2 * 2 = 2.4; minus 0.5 * 0.1 gives 2.95",
+            expect=lambda inputs: torch.tensor(2.95),
+        ),
+        Property(
             "beta 0 gives the plain surrogate mean(r A)",
             lambda: _penalty(175, B=7, beta=0.0),
             note="m03's surrogate objective",
