@@ -117,6 +117,48 @@ def test_near_threshold_states_straddle_the_limits():
     assert (state[:, 2] < -checks.THETA_LIMIT).any() and (state[:, 2] > checks.THETA_LIMIT).any()
 
 
+def _property(check, name: str):
+    return next(p for p in check.properties if p.name == name)
+
+
+def test_states_on_the_limits_do_not_end_in_gymnasium():
+    """The property's states sit on the limits (in float32): gymnasium's strict rule, in
+    that arithmetic, ends none of them, as the property expects."""
+    prop = _property(checks.CARTPOLE_TERMINATED, "a state exactly on a limit is still inside")
+    inputs = prop.inputs()
+    state = inputs["state"].numpy()
+    env = CartPoleEnv()
+    x_limit, theta_limit = np.float32(env.x_threshold), np.float32(env.theta_threshold_radians)
+    x, theta = state[:, 0], state[:, 2]
+    assert (np.abs(x) == x_limit).sum() + (np.abs(theta) == theta_limit).sum() == len(state)
+    ends = (x < -x_limit) | (x > x_limit) | (theta < -theta_limit) | (theta > theta_limit)
+    assert ends.tolist() == prop.expect(inputs).tolist()
+    assert ref.cartpole_terminated(inputs["state"]).tolist() == ends.tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_hidden_terminated_case_ends_an_episode_on_the_left(seed):
+    """A test of x > 2.4 or theta > limit alone (no absolute value) fails every hidden case;
+    gymnasium's rule agrees with the reference on them."""
+    env = CartPoleEnv()
+    for _, inputs in checks.CARTPOLE_TERMINATED.hidden[0].draw(draw.generator(seed)):
+        state = inputs["state"]
+        assert (state[:, 0] < -2.4).any() and (state[:, 2] < -checks.THETA_LIMIT).any()
+        ends = [
+            bool(abs(x) > env.x_threshold or abs(t) > env.theta_threshold_radians)
+            for x, t in zip(
+                state[:, 0].double().tolist(), state[:, 2].double().tolist(), strict=True
+            )
+        ]
+        assert ref.cartpole_terminated(state.double()).tolist() == ends
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_hidden_autoreset_case_resets_some_rows_and_keeps_others(seed):
+    for _, inputs in checks.AUTORESET.hidden[0].draw(draw.generator(seed)):
+        assert inputs["done"].any() and not inputs["done"].all()
+
+
 def test_a_python_loop_over_envs_is_detected():
     """The op-count property fails an implementation that loops over the rows."""
 

@@ -28,19 +28,35 @@ def _batch(seed: int, B: int, clip_coef: float, spread: float = 0.3) -> dict[str
     }
 
 
+def _with_regions(
+    g: torch.Generator, advantages: torch.Tensor, ratio: torch.Tensor, clip_coef: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch with four samples put in the regions where the clip is active (held back
+    above and below the band, pulled back in from above and below), at random places, so
+    that every hidden batch tells the max, the band's two edges and the clipped term apart."""
+    hi, lo = 1.0 + clip_coef, 1.0 - clip_coef
+    gap = draw.uniform(g, 4, low=0.05, high=0.3)
+    size = draw.uniform(g, 4, low=0.5, high=2.5)
+    forced_ratio = torch.stack([hi + gap[0], lo - gap[1], hi + gap[2], lo - gap[3]])
+    forced_adv = torch.stack([size[0], -size[1], -size[2], size[3]])
+    places = torch.randperm(ratio.shape[0], generator=g)[:4]
+    advantages, ratio = advantages.clone(), ratio.clone()
+    advantages[places], ratio[places] = forced_adv, forced_ratio
+    return advantages, ratio
+
+
 def _draw_batches(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        B = draw.size(g, 1, 16)
+        B = draw.size(g, 4, 16)
         clip_coef = draw.scalar(g, 0.05, 0.35)
+        advantages, ratio = _with_regions(
+            g, draw.normal(g, B, scale=2.0), torch.exp(draw.normal(g, B, scale=0.4)), clip_coef
+        )
         cases.append(
             (
                 f"random batch {i + 1} (B={B}, clip_coef={clip_coef})",
-                {
-                    "advantages": draw.normal(g, B, scale=2.0),
-                    "ratio": torch.exp(draw.normal(g, B, scale=0.4)),
-                    "clip_coef": clip_coef,
-                },
+                {"advantages": advantages, "ratio": ratio, "clip_coef": clip_coef},
             )
         )
     return cases
@@ -181,6 +197,16 @@ CLIPPED_SURROGATE_LOSS = Check(
             expect=stored("spinning_up_form"),
         ),
         Property(
+            "a batch of one",
+            lambda: {
+                "advantages": torch.tensor([1.5]),
+                "ratio": torch.tensor([1.5]),
+                "clip_coef": 0.2,
+            },
+            note="one sample held back above the band: max(-1.5 * 1.5, -1.5 * 1.2) = -1.8",
+            expect=lambda inputs: torch.tensor(-1.8),
+        ),
+        Property(
             "ratio 1 gives -mean(A)",
             lambda: {
                 "advantages": draw.normal(draw.generator(105), 7, scale=2.0),
@@ -247,14 +273,19 @@ def _ratios(seed: int, B: int, clip_coef: float, spread: float = 0.25) -> dict[s
 
 
 def _draw_ratios(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Every batch has a ratio above the band and one below it, at random places."""
     cases = []
     for i in range(4):
-        B = draw.size(g, 1, 20)
+        B = draw.size(g, 2, 20)
         clip_coef = draw.scalar(g, 0.05, 0.3)
+        ratio = torch.exp(draw.normal(g, B, scale=0.3))
+        gap = draw.uniform(g, 2, low=0.02, high=0.3)
+        places = torch.randperm(B, generator=g)[:2]
+        ratio[places] = torch.stack([1.0 + clip_coef + gap[0], 1.0 - clip_coef - gap[1]])
         cases.append(
             (
                 f"random ratios {i + 1} (B={B}, clip_coef={clip_coef})",
-                {"ratio": torch.exp(draw.normal(g, B, scale=0.3)), "clip_coef": clip_coef},
+                {"ratio": ratio, "clip_coef": clip_coef},
             )
         )
     return cases
@@ -323,6 +354,12 @@ CLIP_FRACTION = Check(
             expect=lambda inputs: 0.25,
         ),
         Property(
+            "a batch of one",
+            lambda: {"ratio": torch.tensor([0.7]), "clip_coef": 0.2},
+            note="0.7 is below the band [0.8, 1.2]: 1 of 1",
+            expect=lambda inputs: 1.0,
+        ),
+        Property(
             "every ratio far outside gives 1",
             lambda: {"ratio": torch.tensor([0.1, 0.5, 1.5, 3.0, 10.0]), "clip_coef": 0.2},
             expect=lambda inputs: 1.0,
@@ -334,6 +371,7 @@ CLIP_FRACTION = Check(
             ">= instead of >: ratios on the edges are counted",
             "A ratio exactly on an edge of the band is not changed by the clip; count only "
             "|r - 1| > eps, as the implementations that log clipfrac do.",
+            kind="edge",
         ),
         Mistake(
             "upper-only",

@@ -36,20 +36,38 @@ def _values(
 
 
 def _draw_values(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Every batch has a prediction that moved past the band away from its target (the
+    unclipped error is the larger) and one that moved past the band onto its target (the
+    clipped error is the larger), at random places; each case is graded with and without
+    ``clip_vloss`` (:func:`clipped_vs_unclipped`)."""
     cases = []
-    for i, clip_vloss in enumerate([True, False, True, True]):
-        B = draw.size(g, 1, 12)
+    for i in range(4):
+        B = draw.size(g, 2, 12)
         returns = draw.normal(g, B, scale=2.0)
         old_values = returns + draw.normal(g, B)
+        new_values = old_values + draw.normal(g, B, scale=0.5)
+        clip_coef = draw.scalar(g, 0.1, 0.5)
+        sign = torch.where(draw.flags(g, 2, p=0.5), 1.0, -1.0)
+        away, onto = torch.randperm(B, generator=g)[:2].tolist()
+        # away from the target: V_old near R, V moved more than eps further from it
+        old_values[away] = returns[away] + sign[0] * draw.uniform(g, 1, high=0.5)[0]
+        new_values[away] = old_values[away] + sign[0] * (
+            clip_coef + draw.uniform(g, 1, low=0.1, high=1.0)[0]
+        )
+        # onto the target: V_old more than eps from R, V moved (past the band) to R
+        old_values[onto] = returns[onto] + sign[1] * (
+            clip_coef + draw.uniform(g, 1, low=0.2, high=1.0)[0]
+        )
+        new_values[onto] = returns[onto] + draw.uniform(g, 1, low=-0.05, high=0.05)[0]
         cases.append(
             (
-                f"random batch {i + 1} (B={B}, clip_vloss={clip_vloss})",
+                f"random batch {i + 1} (B={B}), with and without clip_vloss",
                 {
-                    "new_values": old_values + draw.normal(g, B, scale=0.5),
+                    "new_values": new_values,
                     "old_values": old_values,
                     "returns": returns,
-                    "clip_coef": draw.scalar(g, 0.1, 0.5),
-                    "clip_vloss": clip_vloss,
+                    "clip_coef": clip_coef,
+                    "clip_vloss": True,
                     "vf_coef": draw.scalar(g, 0.25, 1.0),
                 },
             )
@@ -163,7 +181,7 @@ VALUE_LOSS = Check(
             note="a wider band, and the coefficient 1 of the paper's Atari runs",
         ),
     ],
-    hidden=[Hidden(_draw_values)],
+    hidden=[Hidden(_draw_values, probe=clipped_vs_unclipped)],
     properties=[
         Property(
             "gradient vf_coef * (V - R) / B without clipping",
@@ -193,6 +211,20 @@ VALUE_LOSS = Check(
             note="max(a, b) >= a: the clipped form is a pessimistic bound",
             probe=clipped_vs_unclipped,
             predicate=_clipped_not_below,
+        ),
+        Property(
+            "a batch of one",
+            lambda: {
+                "new_values": torch.tensor([0.0]),
+                "old_values": torch.tensor([1.0]),
+                "returns": torch.tensor([2.0]),
+                "clip_coef": 0.25,
+                "clip_vloss": True,
+                "vf_coef": 0.5,
+            },
+            note="(0 - 2)^2 = 4 against (0.75 - 2)^2 = 1.5625: the max is 4, times 0.5 and "
+            "vf_coef 0.5 gives 1",
+            expect=lambda inputs: torch.tensor(1.0),
         ),
         Property(
             "linear in vf_coef",
@@ -469,23 +501,34 @@ def _step(
 
 
 def _draw_steps(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Each minibatch is graded with and without ``normalize_advantages``
+    (:func:`both_normalisations`)."""
     cases = []
-    for i, (norm, clip) in enumerate([(True, True), (True, False), (False, True), (True, True)]):
+    for i, clip in enumerate([True, False, True, True]):
         B = draw.size(g, 2, 12)
         seed = int(draw.integers(g, 0, 2**31 - 1, 1))
         inputs = _step(
             seed,
             B,
-            normalize_advantages=norm,
+            normalize_advantages=True,
             clip_vloss=clip,
             clip_coef=draw.scalar(g, 0.1, 0.3),
             ent_coef=draw.scalar(g, 0.0, 0.05),
             vf_coef=draw.scalar(g, 0.25, 1.0),
         )
         cases.append(
-            (f"random minibatch {i + 1} (B={B}, normalize={norm}, clip_vloss={clip})", inputs)
+            (f"random minibatch {i + 1} (B={B}, clip_vloss={clip}), normalised and raw", inputs)
         )
     return cases
+
+
+def both_normalisations(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The step's losses with ``normalize_advantages`` on and off, on the same minibatch
+    (each call checked for inputs modified in place, as :func:`step_probe` does)."""
+    return {
+        "normalised": step_probe(ns, function, {**inputs, "normalize_advantages": True}),
+        "raw": step_probe(ns, function, {**inputs, "normalize_advantages": False}),
+    }
 
 
 def step_gradients(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -598,7 +641,7 @@ TRAINING_STEP_LOSS = Check(
             probe=step_probe,
         ),
     ],
-    hidden=[Hidden(_draw_steps, probe=step_probe)],
+    hidden=[Hidden(_draw_steps, probe=both_normalisations)],
     properties=[
         Property(
             "normalised policy loss ignores the advantages' scale and shift",

@@ -40,16 +40,25 @@ def _penalty(seed: int, B: int, beta: float, spread: float = 0.2) -> dict[str, A
 
 
 def _draw_penalty(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Every batch has two samples or more, one with A > 0 above 1.2 and one with A < 0
+    below 0.8 (where a clip at 0.2 would change the surrogate), at random places."""
     cases = []
     for i in range(3):
-        B = draw.size(g, 1, 16)
+        B = draw.size(g, 2, 16)
         beta = draw.scalar(g, 0.1, 5.0)
+        ratio = torch.exp(draw.normal(g, B, scale=0.3))
+        advantages = draw.normal(g, B, scale=2.0)
+        above, below = torch.randperm(B, generator=g)[:2].tolist()
+        ratio[above] = draw.uniform(g, 1, low=1.3, high=1.8)[0]
+        advantages[above] = draw.uniform(g, 1, low=0.5, high=3.0)[0]
+        ratio[below] = draw.uniform(g, 1, low=0.4, high=0.7)[0]
+        advantages[below] = -draw.uniform(g, 1, low=0.5, high=3.0)[0]
         cases.append(
             (
                 f"random batch {i + 1} (B={B}, beta={beta})",
                 {
-                    "ratio": torch.exp(draw.normal(g, B, scale=0.3)),
-                    "advantages": draw.normal(g, B, scale=2.0),
+                    "ratio": ratio,
+                    "advantages": advantages,
                     "kl": draw.uniform(g, 1, low=0.0, high=0.05).reshape(()),
                     "beta": beta,
                 },
@@ -117,6 +126,17 @@ KL_PENALTY_OBJECTIVE = Check(
             weight=2.0,
         ),
         Property(
+            "a batch of one",
+            lambda: {
+                "ratio": torch.tensor([1.5]),
+                "advantages": torch.tensor([2.0]),
+                "kl": torch.tensor(0.1),
+                "beta": 0.5,
+            },
+            note="r A = 3, not clipped to 1.2 * 2 = 2.4; minus 0.5 * 0.1 gives 2.95",
+            expect=lambda inputs: torch.tensor(2.95),
+        ),
+        Property(
             "beta 0 gives the plain surrogate mean(r A)",
             lambda: _penalty(175, B=7, beta=0.0),
             note="m03's surrogate objective",
@@ -157,23 +177,34 @@ KL_PENALTY_OBJECTIVE = Check(
 
 
 def _draw_beta(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Each case asks for the next beta at four KLs for one target (:func:`at_each_kl`):
+    one below the band, one inside it on each side of the target, one above it, in a
+    random order, as Python floats and 0-dim tensors."""
     cases = []
-    for i in range(6):
+    for i in range(4):
         target = draw.scalar(g, 0.003, 0.03)
-        kl = round(target * draw.scalar(g, 0.0, 3.0), 6)
-        beta = draw.scalar(g, 0.1, 10.0)
-        as_tensor = i % 2 == 1
+        shares = [
+            draw.scalar(g, 0.0, 0.6),  # below target / 1.5 = 0.667 target
+            draw.scalar(g, 0.7, 0.97),  # inside, below the target
+            draw.scalar(g, 1.03, 1.45),  # inside, above the target
+            draw.scalar(g, 1.6, 3.0),  # above target * 1.5
+        ]
+        order = torch.randperm(4, generator=g).tolist()
+        kls = [round(target * shares[k], 6) for k in order]
+        kls = [torch.tensor(kl) if (i + j) % 2 else kl for j, kl in enumerate(kls)]
         cases.append(
             (
-                f"random {i + 1} (kl={kl}, target_kl={target})",
-                {
-                    "beta": beta,
-                    "kl": torch.tensor(kl) if as_tensor else kl,
-                    "target_kl": target,
-                },
+                f"random {i + 1} (target_kl={target}, four KLs)",
+                {"beta": draw.scalar(g, 0.1, 10.0), "kls": kls, "target_kl": target},
             )
         )
     return cases
+
+
+def at_each_kl(ns: Any, function: str, inputs: dict[str, Any]) -> list[Any]:
+    """update_kl_beta(beta, kl, target_kl) for each KL of ``inputs["kls"]``."""
+    fn = getattr(ns, function)
+    return [fn(inputs["beta"], kl, inputs["target_kl"]) for kl in inputs["kls"]]
 
 
 def _unchanged_across_band(received: Any, inputs: dict[str, Any]) -> str | None:
@@ -235,7 +266,7 @@ UPDATE_KL_BETA = Check(
             expected=0.5,
         ),
     ],
-    hidden=[Hidden(_draw_beta)],
+    hidden=[Hidden(_draw_beta, probe=at_each_kl)],
     properties=[
         Property(
             "returns a Python float",
@@ -274,6 +305,7 @@ UPDATE_KL_BETA = Check(
             "<= and >= at the edges",
             "The paper's rule changes beta only when d < d_targ / 1.5 or d > d_targ * 1.5: a KL "
             "exactly on an edge leaves beta unchanged.",
+            kind="edge",
         ),
         Mistake(
             "no-band",
@@ -294,17 +326,33 @@ UPDATE_KL_BETA = Check(
 
 
 def _draw_stop(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    """Each case asks four questions (:func:`each_question`): a KL below the target, one
+    between the target and 1.5 times it, one above that, and one without a target, in a
+    random order, as Python floats and 0-dim tensors."""
     cases = []
-    for i in range(6):
-        target = None if i == 5 else draw.scalar(g, 0.005, 0.03)
-        kl = draw.scalar(g, 0.0, 0.06)
+    for i in range(4):
+        target = draw.scalar(g, 0.005, 0.03)
+        questions = [
+            [round(target * draw.scalar(g, 0.0, 0.95), 6), target],
+            [round(target * draw.scalar(g, 1.05, 1.45), 6), target],
+            [round(target * draw.scalar(g, 1.6, 3.0), 6), target],
+            [draw.scalar(g, 0.0, 0.1), None],
+        ]
+        order = torch.randperm(4, generator=g).tolist()
+        questions = [questions[k] for k in order]
+        for j, question in enumerate(questions):
+            if (i + j) % 2:
+                question[0] = torch.tensor(question[0])
         cases.append(
-            (
-                f"random {i + 1} (approx_kl={kl}, target_kl={target})",
-                {"approx_kl": torch.tensor(kl) if i % 2 else kl, "target_kl": target},
-            )
+            (f"random {i + 1} (target_kl={target}, four questions)", {"questions": questions})
         )
     return cases
+
+
+def each_question(ns: Any, function: str, inputs: dict[str, Any]) -> list[Any]:
+    """should_stop_early(approx_kl, target_kl) for each pair of ``inputs["questions"]``."""
+    fn = getattr(ns, function)
+    return [fn(approx_kl, target_kl) for approx_kl, target_kl in inputs["questions"]]
 
 
 SHOULD_STOP_EARLY = Check(
@@ -345,7 +393,7 @@ SHOULD_STOP_EARLY = Check(
             expected=True,
         ),
     ],
-    hidden=[Hidden(_draw_stop)],
+    hidden=[Hidden(_draw_stop, probe=each_question)],
     properties=[
         Property(
             "returns a Python bool for a tensor KL",
@@ -373,6 +421,7 @@ SHOULD_STOP_EARLY = Check(
             ">= instead of >",
             "The course's rule (CleanRL's) stops only when approx_kl > target_kl: a KL equal "
             "to the target keeps going.",
+            kind="edge",
         ),
         Mistake(
             "none-stops",

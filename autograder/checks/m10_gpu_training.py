@@ -17,6 +17,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from autograder import draw
+from autograder.checks import factory_probe, on_the_inputs_device
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -72,6 +73,14 @@ def autoreset_inputs(g: torch.Generator, n: int, *trailing: int) -> dict[str, An
     }
 
 
+def _some_done(g: torch.Generator, n: int, *trailing: int) -> dict[str, Any]:
+    """:func:`autoreset_inputs` with at least one episode ended and one going on."""
+    inputs = autoreset_inputs(g, n, *trailing)
+    ended, going = torch.randperm(n, generator=g)[:2].tolist()
+    inputs["done"][ended], inputs["done"][going] = True, False
+    return inputs
+
+
 def stats_inputs(g: torch.Generator, n: int) -> dict[str, Any]:
     return {
         "running_return": draw.integers(g, 0, 200, n).float(),
@@ -95,8 +104,21 @@ def _draw(builder, label: str, sizes: tuple[int, ...], *args: Any):
     return hidden
 
 
+def _past_both_left_limits(g: torch.Generator, n: int) -> dict[str, Any]:
+    """:func:`near_thresholds`, with one cart past the left end of the track and one pole
+    fallen past -12 degrees, at random rows of their halves: every case has an episode
+    that ends on the negative side."""
+    inputs = near_thresholds(g, n)
+    half = n // 2
+    cart = int(torch.randint(0, half, (1,), generator=g))
+    pole = half + int(torch.randint(0, n - half, (1,), generator=g))
+    inputs["state"][cart, 0] = -draw.uniform(g, 1, low=2.42, high=2.5)[0]
+    inputs["state"][pole, 2] = -draw.uniform(g, 1, low=0.215, high=0.23)[0]
+    return inputs
+
+
 def _draw_near_thresholds(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"states near the limits {i + 1}", near_thresholds(g, 12)) for i in range(3)]
+    return [(f"states near the limits {i + 1}", _past_both_left_limits(g, 12)) for i in range(3)]
 
 
 def _draw_pendulum(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
@@ -108,9 +130,9 @@ def _draw_pendulum(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
 
 def _draw_autoreset(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     return [
-        ("CartPole states (N=6)", autoreset_inputs(g, 6, 4)),
-        ("N equal to the state size (N=4)", autoreset_inputs(g, 4, 4)),
-        ("Pendulum states (N=5)", autoreset_inputs(g, 5, 2)),
+        ("CartPole states (N=6)", _some_done(g, 6, 4)),
+        ("N equal to the state size (N=4)", _some_done(g, 4, 4)),
+        ("Pendulum states (N=5)", _some_done(g, 5, 2)),
     ]
 
 
@@ -342,6 +364,17 @@ def _big_property(shapes: list[tuple[int, ...]], dtypes: list[str]) -> Property:
     )
 
 
+def _device_property(inputs) -> Property:
+    return Property(
+        "makes its tensors on the inputs' device",
+        inputs,
+        note="torch.tensor([-10.0, 10.0]) or torch.zeros(N) without device= is a CPU tensor "
+        "even when the states are on a GPU: use zeros_like, new_tensor or device=state.device",
+        probe=factory_probe,
+        predicate=on_the_inputs_device,
+    )
+
+
 def _unmodified_property(inputs) -> Property:
     return Property(
         "leaves its inputs unmodified",
@@ -420,6 +453,7 @@ CARTPOLE_STEP = Check(
             probe=mirror_probe,
             predicate=_mirror_symmetric,
         ),
+        _device_property(lambda: _seeded(cartpole_inputs, 24, 5)),
         _ops_property(),
         _big_property([(BIG_BATCH, 4)], ["float32"]),
         _unmodified_property(lambda: _seeded(cartpole_inputs, 6, 5)),
@@ -484,6 +518,20 @@ CARTPOLE_TERMINATED = Check(
     hidden=[Hidden(_draw_near_thresholds, note="states near the limits drawn at grading")],
     properties=[
         Property(
+            "a state exactly on a limit is still inside",
+            lambda: {
+                "state": _rest(
+                    (2.4, 0.0, 0.0, 0.0),
+                    (-2.4, 1.0, 0.1, -1.0),
+                    (0.0, 0.0, THETA_LIMIT, 0.0),
+                    (1.0, -2.0, -THETA_LIMIT, 3.0),
+                )
+            },
+            note="x = +-2.4 and theta = +-12 degrees (in float32, the limits themselves): "
+            "gymnasium's tests are strict, so none of these episodes ends",
+            expect=lambda inputs: torch.zeros(4, dtype=torch.bool),
+        ),
+        Property(
             "both sides end the episode alike",
             lambda: near_thresholds(draw.generator(8), 16),
             note="a state and its mirror image (-state) are both inside or both outside",
@@ -506,6 +554,7 @@ CARTPOLE_TERMINATED = Check(
             ">= instead of >",
             "gymnasium ends the episode when x < -2.4 or x > 2.4 (and the same for theta): "
             "a state exactly on a limit is still inside.",
+            kind="edge",
         ),
         Mistake(
             "one-sided",
@@ -735,6 +784,7 @@ EPISODE_STATS = Check(
             "an integer one",
             predicate=_stats_are_tensors,
         ),
+        _device_property(lambda: _seeded(stats_inputs, 25, 5)),
         _ops_property(),
         _big_property([(BIG_BATCH,), (), ()], ["float32", "float32", "int64"]),
         _unmodified_property(lambda: _seeded(stats_inputs, 23, 5)),
