@@ -1,5 +1,6 @@
-"""m09: the reference update agrees with the single-file implementations' loop, and the
-PPO trainer runs and solves CartPole-v1, Acrobot-v1 and Pendulum-v1."""
+"""m09: the reference update agrees with the single-file implementations' loop, the hidden
+updates exercise every part of it, an update that writes into the caller's batch scores
+nothing, and the PPO trainer runs and solves CartPole-v1, Acrobot-v1 and Pendulum-v1."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 import torch
 from torch.distributions import Categorical
 
-from autograder.engine import reference
+from autograder.checks.m09_ppo_agent import update_probe
+from autograder.engine import (
+    InProcessExecutor,
+    _generator,
+    load_checks,
+    override,
+    reference,
+    run_check,
+)
 from course.modules import BY_ID
 from tests.test_isolation import run_cli
 
@@ -91,6 +100,64 @@ def test_reference_update_matches_the_single_file_loop(target_kl):
     assert stats["epochs"] == (4 if target_kl is None else stats["epochs"])
     if target_kl is not None:
         assert stats["epochs"] < 4 and stats["approx_kl"] > target_kl
+
+
+def _ppo_update_check():
+    return next(c for c in load_checks(M09) if c.function == "ppo_update")
+
+
+def test_every_hidden_update_has_a_remainder_and_several_steps_and_clips(monkeypatch):
+    """The hidden updates exercise the whole loop, whatever the seed: B is not a multiple
+    of minibatch_size (a smaller last minibatch to include), there are at least two
+    minibatches (zero_grad and per-minibatch normalisation matter), and the gradient norm
+    passes max_grad_norm on some step of the reference's update (clipping acts)."""
+    check = _ppo_update_check()
+    norms = []
+
+    def recording(parameters, max_norm, *args, **kwargs):
+        total = original(parameters, max_norm, *args, **kwargs)
+        norms.append((float(total), float(max_norm)))
+        return total
+
+    original = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    ref = reference(M09)
+    for seed in range(1, 13):
+        for name, case in check.hidden[0].draw(_generator(seed, check)):
+            size, minibatch = case["batch"]["obs"].shape[0], case["config"]["minibatch_size"]
+            assert size % minibatch != 0 and size > minibatch, (seed, name)
+            norms.clear()
+            update_probe(ref, "ppo_update", copy.deepcopy(case))
+            assert any(total > limit for total, limit in norms), (seed, name, norms)
+
+
+def _writes_into_batch(how: str):
+    ref = reference(M09)
+
+    def ppo_update(agent, optimizer, batch, config, generator):
+        if how == "rebinds a key":
+            batch["advantages"] = batch["advantages"] - batch["advantages"].mean()
+        elif how == "changes a tensor in place":
+            batch["advantages"].sub_(batch["advantages"].mean())
+        else:
+            batch["normalised"] = batch["advantages"] / batch["advantages"].std()
+        return ref.ppo_update(agent, optimizer, batch, config, generator)
+
+    return override(ref, ppo_update=ppo_update)
+
+
+@pytest.mark.parametrize("how", ["rebinds a key", "changes a tensor in place", "adds a key"])
+def test_writing_into_the_callers_batch_scores_nothing(how):
+    """The batch dict belongs to the rollout: an update that writes into it fails every
+    hidden case as a change of its input, so it scores nothing in grade."""
+    check = _ppo_update_check()
+    for seed in (1, 2):
+        result = run_check(check, InProcessExecutor(_writes_into_batch(how)), reference(M09), seed)
+        result.for_grade = True
+        hidden = [c for c in result.cases if c.case.kind == "hidden"]
+        assert hidden and all(c.failure is not None for c in hidden)
+        assert all(c.failure.kind == "mutated" for c in hidden)
+        assert result.score == 0.0
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])

@@ -50,7 +50,9 @@ def _log_prob_inputs(
 def _draw_log_prob(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        B, A = draw.size(g, 1, 8), draw.size(g, 1, 6)
+        # A >= 2 in every case, so a sum over action dims differs from a mean (A = 1 has
+        # its own property).
+        B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
         per_state = i % 2 == 1
         mean = draw.normal(g, B, A)
         log_std = draw.uniform(g, *((B, A) if per_state else (A,)), low=-1.5, high=1.0)
@@ -659,6 +661,7 @@ GAUSSIAN_ACTOR = Check(
             probe=act_probe,
             predicate=_action_unclipped,
             weight=2.0,
+            core=True,
         ),
         Property(
             "act returns the log-probability of the unclipped sample",
@@ -667,6 +670,7 @@ GAUSSIAN_ACTOR = Check(
             probe=act_probe,
             predicate=_log_prob_of_sample,
             weight=2.0,
+            core=True,
         ),
         Property(
             "act samples from the policy",
@@ -675,6 +679,7 @@ GAUSSIAN_ACTOR = Check(
             probe=act_probe,
             predicate=_samples_follow_policy,
             weight=2.0,
+            core=True,
         ),
     ],
     mistakes=[
@@ -709,6 +714,7 @@ GAUSSIAN_ACTOR = Check(
             "the env action is not clipped to the bounds",
             "A Gaussian sample can be anywhere; the env's action space has bounds. Send "
             "clip(action, low, high) to the env.",
+            kind="edge",
         ),
         Mistake(
             "mean-as-action",
