@@ -488,7 +488,12 @@ APPROX_KL = Check(
             note="ten actions",
         ),
     ],
-    hidden=[Hidden(lambda g: [(n, _swap_pair(i)) for n, i in _draw_log_prob_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(n, _swap_pair(i)) for n, i in _draw_log_prob_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "both are 0 for equal log-probabilities",
