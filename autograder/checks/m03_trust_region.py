@@ -558,8 +558,10 @@ def _cg_inputs(seed: int, n: int, iters: int = 10, tol: float = 1e-10) -> dict[s
 def _draw_cg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        n = draw.size(g, 2, 6)
-        iters = draw.size(g, 2, 8)  # from the second iteration on, CG's directions matter
+        # mid-solve, as TRPO uses CG (a few iterations in many dimensions): from the second
+        # iteration on the conjugate directions matter, and before the P-th x is not exact
+        n = draw.size(g, 3, 6)
+        iters = draw.size(g, 2, n)
         inputs = {"matrix": _spd(g, n), "b": draw.normal(g, n), "iters": iters, "tol": 1e-10}
         cases.append((f"random system {i + 1} (P={n}, iters={iters})", inputs))
     return cases
