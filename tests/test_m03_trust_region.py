@@ -6,10 +6,13 @@ import csv
 import itertools
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch.distributions import Categorical, kl_divergence
 
+from autograder import engine
+from autograder.core import CORE_CAP
 from course import cli
 from course.impl import Implementation
 from course.trpo import (
@@ -19,6 +22,7 @@ from course.trpo import (
     set_flat_params,
     trpo_update,
 )
+from tests.helpers import run_in_process
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +176,86 @@ def test_trpo_solves_cartpole(tmp_path):
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["solved"], summary
     assert summary["final_mean_return"] >= 475
+
+
+# ---- inputs as they arrive in training, and buffers on the inputs' device
+
+
+def _grade_version(function: str, version, seed: int):
+    module = next(m for m in engine.graded_modules() if m.id == "m03")
+    check = next(c for c in engine.load_checks(module) if c.function == function)
+    namespace = engine.override(engine.reference(module), **{function: version})
+    result = run_in_process(check, namespace, seed)
+    result.for_grade = True
+    return result
+
+
+def _numpy_ratio(new_log_probs, old_log_probs):
+    return torch.from_numpy(np.exp(new_log_probs.numpy() - old_log_probs.numpy()))
+
+
+def _numpy_surrogate(ratio, advantages):
+    return torch.tensor((ratio.numpy() * advantages.numpy()).mean())
+
+
+def _numpy_kl(old_logits, new_logits):
+    old = torch.log_softmax(old_logits, -1).numpy()
+    new = torch.log_softmax(new_logits.detach(), -1).numpy()
+    return torch.from_numpy((np.exp(old) * (old - new)).sum(-1))
+
+
+@pytest.mark.parametrize(
+    ("function", "version"),
+    [
+        ("probability_ratio", _numpy_ratio),
+        ("surrogate_objective", _numpy_surrogate),
+        ("categorical_kl", _numpy_kl),
+    ],
+)
+@pytest.mark.parametrize("seed", (1, 2, 3))
+def test_a_version_without_the_gradient_loses_most_points(function, version, seed):
+    torch.set_num_threads(1)
+    result = _grade_version(function, version, seed)
+    assert result.score <= round(result.max_score * CORE_CAP, 2)
+
+
+def _cg_with_cpu_buffer(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros(b.shape[0], dtype=b.dtype)
+    residual, direction = b.clone(), b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        if residual_sq < tol:
+            break
+        product = matvec(direction)
+        alpha = residual_sq / direction.dot(product)
+        x = x + alpha * direction
+        residual = residual - alpha * product
+        new_residual_sq = residual.dot(residual)
+        direction = residual + (new_residual_sq / residual_sq) * direction
+        residual_sq = new_residual_sq
+    return x
+
+
+def _search_with_cpu_buffer(
+    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
+):
+    for k in range(max_backtracks):
+        fraction = 0.5**k
+        improvement, kl = evaluate(fraction * full_step)
+        threshold = accept_ratio * fraction * expected_improve
+        if kl <= max_kl and improvement > 0 and improvement >= threshold:
+            return True, fraction * full_step
+    return False, torch.zeros(full_step.shape)
+
+
+@pytest.mark.parametrize(
+    ("function", "version"),
+    [
+        ("conjugate_gradient", _cg_with_cpu_buffer),
+        ("backtracking_line_search", _search_with_cpu_buffer),
+    ],
+)
+def test_a_buffer_made_without_device_costs_the_device_property(function, version):
+    result = _grade_version(function, version, 1)
+    failing = [c.case.name for c in result.cases if not c.passed]
+    assert failing == ["property: makes its buffers on the inputs' device"]

@@ -35,10 +35,12 @@ def _returns_inputs(
 def _draw_returns(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        T, N = draw.size(g, 2, 9), draw.size(g, 1, 4)
+        T, N = draw.size(g, 3, 9), draw.size(g, 1, 4)
         rewards, dones = draw.normal(g, T, N), draw.flags(g, T, N, p=0.3)
-        # every rollout has an episode end before its last step (the concept graded)
-        dones[draw.size(g, 0, T - 2), draw.size(g, 0, N - 1)] = True
+        # every rollout has an episode end before its last step (the cut is graded), and
+        # right after it an episode that lasts at least two steps (the direction of the sum)
+        end, env = draw.size(g, 0, T - 3), draw.size(g, 0, N - 1)
+        dones[end, env], dones[end + 1, env] = True, False
         cases.append(
             (
                 f"random rollout {i + 1} (T={T}, N={N})",
@@ -186,10 +188,11 @@ def _draw_logits(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(3):
         B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
+        logits = draw.normal(g, B, A, scale=2.0).requires_grad_(True)  # the policy's output
         cases.append(
             (
-                f"random batch {i + 1} (B={B}, A={A})",
-                {"logits": draw.normal(g, B, A, scale=2.0), "actions": draw.integers(g, 0, A, B)},
+                f"random batch {i + 1} (B={B}, A={A}, logits require grad)",
+                {"logits": logits, "actions": draw.integers(g, 0, A, B)},
             )
         )
     return cases
@@ -240,9 +243,21 @@ CATEGORICAL_LOG_PROB = Check(
         Property(
             "gradient is onehot(a) - softmax(logits)",
             lambda: _logits_inputs(13, B=5, A=3),
-            note="d log pi(a) / d logits = onehot(a) - pi",
+            note="d log pi(a) / d logits = onehot(a) - pi: the policy gradient flows through "
+            "this function, so a detached or numpy log-probability trains nothing",
             probe=grad_wrt_first,
             expect=stored("log_prob_gradient"),
+            core=True,
+        ),
+        Property(
+            "finite for an action far behind the others",
+            lambda: {
+                "logits": torch.tensor([[200.0, 0.0, -200.0], [0.0, 150.0, -100.0]]),
+                "actions": torch.tensor([2, 0]),
+            },
+            note="the log-probabilities are -400 and -150, though the probabilities "
+            "underflow to 0 in float32",
+            expect=stored("torch_log_prob"),
         ),
         Property(
             "written without torch.distributions",
@@ -259,6 +274,7 @@ CATEGORICAL_LOG_PROB = Check(
             "Mathematically equal, numerically not: softmax underflows to 0 for an action far "
             "behind the others, and log 0 = -inf. torch.log_softmax subtracts the largest logit "
             "first and stays finite.",
+            kind="edge",
         ),
         Mistake(
             "softmax-dim",
@@ -292,7 +308,10 @@ def _draw_entropy(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(3):
         B, A = draw.size(g, 1, 8), draw.size(g, 2, 6)
-        cases.append((f"random batch {i + 1} (B={B}, A={A})", {"logits": draw.normal(g, B, A)}))
+        logits = draw.normal(g, B, A).requires_grad_(True)  # the entropy bonus backpropagates
+        cases.append(
+            (f"random batch {i + 1} (B={B}, A={A}, logits require grad)", {"logits": logits})
+        )
     return cases
 
 
@@ -349,6 +368,12 @@ CATEGORICAL_ENTROPY = Check(
             predicate=_entropy_in_range,
         ),
         Property(
+            "finite when a probability underflows to 0",
+            lambda: {"logits": torch.tensor([[0.0, -150.0, -300.0], [80.0, 0.0, -80.0]])},
+            note="exp(-150) is 0 in float32: the term 0 * log 0 must count as 0, not nan",
+            expect=stored("torch_entropy"),
+        ),
+        Property(
             "written without torch.distributions",
             lambda: _entropy_inputs(24, B=3, A=3),
             probe=without_distributions,
@@ -361,6 +386,7 @@ CATEGORICAL_ENTROPY = Check(
             "p * log(p) with p computed by softmax",
             "When a probability underflows to 0, log(0) = -inf and 0 * -inf = nan. Use the "
             "log-softmax: p * log p = exp(log p) * log p stays finite.",
+            kind="edge",
         ),
         Mistake(
             "no-minus",
@@ -396,12 +422,13 @@ def _pg_inputs(seed: int, B: int):
 def _draw_pg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(3):
-        B = draw.size(g, 1, 12)
+        B = draw.size(g, 2, 12)  # a mean and a sum differ from B = 2 on
+        log_probs = -draw.uniform(g, B, low=0.05, high=3.0)
         cases.append(
             (
-                f"random batch {i + 1} (B={B})",
+                f"random batch {i + 1} (B={B}, log_probs require grad)",
                 {
-                    "log_probs": -draw.uniform(g, B, low=0.05, high=3.0),
+                    "log_probs": log_probs.requires_grad_(True),
                     "weights": draw.normal(g, B, scale=2.0),
                 },
             )
@@ -431,9 +458,11 @@ POLICY_GRADIENT_LOSS = Check(
         Property(
             "gradient is -weights / B",
             lambda: _pg_inputs(32, B=6),
-            note="d L / d log pi_i = -w_i / B: gradient descent raises log pi where w > 0",
+            note="d L / d log pi_i = -w_i / B: gradient descent raises log pi where w > 0; a "
+            "loss without this gradient trains nothing",
             probe=grad_wrt_first,
             expect=stored("pg_gradient"),
+            core=True,
         ),
     ],
     mistakes=[

@@ -32,13 +32,13 @@ def _draw_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         returns = draw.normal(g, B, scale=3.0)
         values = returns + draw.normal(g, B)
         pair = {"returns": returns, "values": values}
-        if i == 1:  # as a float64 rollout buffer holds them
-            pair, kind = _as_in_training(pair, dtype=torch.float64), ", float64"
-        elif i == 2:  # straight from the critic
-            pair, kind = _as_in_training(pair, grad=("values",)), ", values require grad"
-        else:
-            kind = ""
-        cases.append((f"random batch {i + 1} (B={B}{kind})", pair))
+        # values come straight from the critic, so they carry its gradient (a function that
+        # calls .numpy() on them fails in training); batch 2 is float64, as a float64
+        # rollout buffer holds the returns
+        dtype = torch.float64 if i == 1 else None
+        pair = _as_in_training(pair, dtype=dtype, grad=("values",))
+        kind = ", float64" if i == 1 else ""
+        cases.append((f"random batch {i + 1} (B={B}{kind}, values require grad)", pair))
     return cases
 
 
@@ -199,6 +199,19 @@ NORMALIZE_ADVANTAGES = Check(
             predicate=_standardised,
         ),
         Property(
+            "a constant batch gives zeros",
+            lambda: {"advantages": torch.full((6,), -1.25)},
+            note="std 0: eps keeps (A - mean) / (std + eps) at 0 instead of 0 / 0 = nan",
+            expect=lambda inputs: torch.zeros(6),
+        ),
+        Property(
+            "a tiny spread: eps is added to the standard deviation",
+            lambda: _advantages(55, B=8, scale=1e-6, shift=0.0),
+            note="std ~ 1e-6, comparable with eps = 1e-8: (A - mean) / (std + eps) is about "
+            "+-1, while sqrt(var + eps) ~ 1e-4 would shrink it a hundredfold",
+            expect=stored("eps_added_to_std"),
+        ),
+        Property(
             "unchanged by a positive affine map",
             lambda: _advantages(54, B=10),
             note="normalisation removes any shift and positive scale",
@@ -218,6 +231,7 @@ NORMALIZE_ADVANTAGES = Check(
             "eps inside the square root",
             "The formula adds eps to the standard deviation: (A - mean) / (std + eps), not "
             "(A - mean) / sqrt(var + eps).",
+            kind="edge",
         ),
         Mistake(
             "no-centering",
@@ -229,6 +243,7 @@ NORMALIZE_ADVANTAGES = Check(
             "eps is not added",
             "A batch of equal advantages has std 0, and 0 / 0 = nan, which then poisons every "
             "parameter. Add eps to the standard deviation.",
+            kind="edge",
         ),
     ],
 )
@@ -276,9 +291,11 @@ VALUE_MSE_LOSS = Check(
         Property(
             "gradient is (V - G) / B",
             lambda: _swap(_pair(62, B=6)),
-            note="the factor 0.5 cancels the 2 of the square",
+            note="the factor 0.5 cancels the 2 of the square; this gradient is what trains "
+            "the critic, so a loss without it (detached values) trains nothing",
             probe=grad_wrt_first,
             expect=stored("mse_gradient"),
+            core=True,
         ),
         Property(
             "zero for a perfect critic",
@@ -374,6 +391,19 @@ EXPLAINED_VARIANCE = Check(
     ],
     properties=[
         Property(
+            "nan for constant returns",
+            lambda: {
+                "values": torch.tensor([0.5, -1.0, 2.0, 0.0, 1.5]),
+                "returns": torch.full((5,), 2.0),
+            },
+            note="Var[G] = 0: no prediction explains anything, and the ratio is undefined",
+            predicate=lambda received, inputs: (
+                None
+                if isinstance(received, float) and math.isnan(received)
+                else f"expected nan (a float), got {received!r}"
+            ),
+        ),
+        Property(
             "returns a Python float",
             lambda: _swap(_pair(72, B=5)),
             note="it is a diagnostic to log, not a tensor to differentiate",
@@ -397,6 +427,7 @@ EXPLAINED_VARIANCE = Check(
             "0 instead of nan for constant returns",
             "When the returns do not vary, no prediction explains anything and the ratio is "
             "0 / 0: report nan rather than a number that looks meaningful.",
+            kind="edge",
         ),
         Mistake(
             "no-one-minus",

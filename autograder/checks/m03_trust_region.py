@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch.distributions import Categorical
 
 from autograder import draw
+from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
@@ -34,7 +36,11 @@ def _draw_log_prob_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]
         old = -draw.uniform(g, B, low=0.1, high=3.0)
         new = old + draw.normal(g, B, scale=draw.scalar(g, 0.05, 1.0))
         cases.append(
-            (f"random batch {i + 1} (B={B})", {"new_log_probs": new, "old_log_probs": old})
+            (
+                f"random batch {i + 1} (B={B}, new_log_probs require grad)",
+                # the new log-probabilities come straight from the policy being updated
+                {"new_log_probs": new.requires_grad_(True), "old_log_probs": old},
+            )
         )
     return cases
 
@@ -70,7 +76,7 @@ PROBABILITY_RATIO = Check(
             "is an ordinary number",
         ),
     ],
-    hidden=[Hidden(_draw_log_prob_pairs)],
+    hidden=[Hidden(_draw_log_prob_pairs, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "equal log-probabilities give ratio 1",
@@ -84,9 +90,11 @@ PROBABILITY_RATIO = Check(
         Property(
             "gradient through new_log_probs is the ratio",
             lambda: _log_prob_pair(103, B=5),
-            note="d exp(new - old) / d new = exp(new - old)",
+            note="d exp(new - old) / d new = exp(new - old): the surrogate's gradient flows "
+            "through the ratio",
             probe=grad_wrt_first,
             expect=stored("probability_ratio_gradient_through"),
+            core=True,
         ),
         Property(
             "no gradient through old_log_probs",
@@ -96,6 +104,17 @@ PROBABILITY_RATIO = Check(
             probe=grad_wrt_second,
             weight=2.0,
             expect=stored("probability_ratio_no_gradient"),
+            core=True,
+        ),
+        Property(
+            "finite for very unlikely actions",
+            lambda: {
+                "new_log_probs": torch.tensor([-160.0, -110.5, -2.0]),
+                "old_log_probs": torch.tensor([-159.0, -112.0, -2.5]),
+            },
+            note="exp(-160) and exp(-110) underflow to 0 in float32, but the ratios exp(-1), "
+            "exp(1.5) and exp(0.5) are ordinary numbers",
+            expect=stored("ratio_of_unlikely_actions"),
         ),
     ],
     mistakes=[
@@ -117,6 +136,7 @@ PROBABILITY_RATIO = Check(
             "Equal on paper, not in float32: exp of a log-probability below about -104 "
             "underflows to 0 and the ratio becomes 0 / 0 = nan. Subtract first, then "
             "exponentiate.",
+            kind="edge",
         ),
     ],
 )
@@ -136,12 +156,13 @@ def _ratio_advantages(seed: int, B: int) -> dict[str, Any]:
 def _draw_ratio_advantages(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(3):
-        B = draw.size(g, 1, 12)
+        B = draw.size(g, 2, 12)  # a mean and a sum differ from B = 2 on
+        ratio = draw.uniform(g, B, low=0.5, high=2.0)
         cases.append(
             (
-                f"random batch {i + 1} (B={B})",
+                f"random batch {i + 1} (B={B}, ratio requires grad)",
                 {
-                    "ratio": draw.uniform(g, B, low=0.5, high=2.0),
+                    "ratio": ratio.requires_grad_(True),
                     "advantages": draw.normal(g, B, scale=2.0),
                 },
             )
@@ -196,7 +217,7 @@ SURROGATE_OBJECTIVE = Check(
         ),
         Fixture("random batch", lambda: _ratio_advantages(111, B=9), note="nine samples"),
     ],
-    hidden=[Hidden(_draw_ratio_advantages)],
+    hidden=[Hidden(_draw_ratio_advantages, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "at ratio 1 its gradient is the vanilla policy gradient",
@@ -206,6 +227,7 @@ SURROGATE_OBJECTIVE = Check(
             probe=surrogate_gradient_probe,
             weight=2.0,
             expect=stored("vanilla_policy_gradient"),
+            core=True,
         ),
         Property(
             "gradient with respect to the ratio is A / B",
@@ -256,7 +278,11 @@ def _draw_logit_pairs(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
         old = draw.normal(g, B, A, scale=2.0)
         new = old + draw.normal(g, B, A, scale=draw.scalar(g, 0.1, 2.0))
         cases.append(
-            (f"random batch {i + 1} (B={B}, A={A})", {"old_logits": old, "new_logits": new})
+            (
+                f"random batch {i + 1} (B={B}, A={A}, new_logits require grad)",
+                # TRPO differentiates the KL with respect to the current policy's logits
+                {"old_logits": old, "new_logits": new.requires_grad_(True)},
+            )
         )
     return cases
 
@@ -303,7 +329,7 @@ CATEGORICAL_KL = Check(
             "against uniform, KL ~ ln 3",
         ),
     ],
-    hidden=[Hidden(_draw_logit_pairs)],
+    hidden=[Hidden(_draw_logit_pairs, weight=HIDDEN_WEIGHT)],
     properties=[
         Property(
             "agrees with torch.distributions.kl_divergence",
@@ -333,12 +359,23 @@ CATEGORICAL_KL = Check(
             predicate=_kl_non_negative,
         ),
         Property(
+            "finite when an old probability underflows to 0",
+            lambda: {
+                "old_logits": torch.tensor([[0.0, -150.0, -300.0], [60.0, 0.0, -60.0]]),
+                "new_logits": torch.tensor([[0.0, -140.0, -320.0], [1.0, 0.0, -1.0]]),
+            },
+            note="exp(-150) is 0 in float32: an action the old policy never takes adds 0 to "
+            "the sum, not 0 * -inf = nan",
+            expect=stored("kl_with_underflow"),
+        ),
+        Property(
             "gradient with respect to new_logits is softmax(new) - softmax(old)",
             lambda: _logit_pair(125, B=5, A=3, spread=1.0),
             note="d KL(p || softmax(z)) / d z = softmax(z) - p; TRPO's Fisher-vector product "
             "differentiates this twice",
             probe=grad_wrt_second,
             expect=stored("categorical_kl_gradient_with_respect"),
+            core=True,
         ),
     ],
     mistakes=[
@@ -354,6 +391,7 @@ CATEGORICAL_KL = Check(
             "log(softmax(logits)) instead of log_softmax(logits)",
             "When a probability underflows to 0, log(0) = -inf and its term 0 * -inf is nan. "
             "torch.log_softmax stays finite, and exp of it gives the probabilities.",
+            kind="edge",
         ),
         Mistake(
             "unnormalised-logits",
@@ -450,7 +488,12 @@ APPROX_KL = Check(
             note="ten actions",
         ),
     ],
-    hidden=[Hidden(lambda g: [(n, _swap_pair(i)) for n, i in _draw_log_prob_pairs(g)])],
+    hidden=[
+        Hidden(
+            lambda g: [(n, _swap_pair(i)) for n, i in _draw_log_prob_pairs(g)],
+            weight=HIDDEN_WEIGHT,
+        )
+    ],
     properties=[
         Property(
             "both are 0 for equal log-probabilities",
@@ -515,8 +558,10 @@ def _cg_inputs(seed: int, n: int, iters: int = 10, tol: float = 1e-10) -> dict[s
 def _draw_cg(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for i in range(4):
-        n = draw.size(g, 2, 6)
-        iters = draw.size(g, 1, 8)
+        # mid-solve, as TRPO uses CG (a few iterations in many dimensions): from the second
+        # iteration on the conjugate directions matter, and before the P-th x is not exact
+        n = draw.size(g, 3, 6)
+        iters = draw.size(g, 2, n)
         inputs = {"matrix": _spd(g, n), "b": draw.normal(g, n), "iters": iters, "tol": 1e-10}
         cases.append((f"random system {i + 1} (P={n}, iters={iters})", inputs))
     return cases
@@ -541,6 +586,17 @@ def _run_cg(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[Any, int]:
 def cg_probe(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     """Call with ``matvec = lambda v: matrix @ v``: the function never sees the matrix."""
     return _run_cg(ns, function, inputs)[0]
+
+
+def cg_factory_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """:func:`autograder.checks.factory_probe` for a solver called with ``matvec``."""
+    matrix = inputs["matrix"].clone()
+
+    def solver(b: torch.Tensor, iters: int, tol: float) -> Any:
+        return getattr(ns, function)(lambda v: matrix @ v, b, iters, tol)
+
+    args = {"b": inputs["b"].clone(), "iters": inputs["iters"], "tol": inputs["tol"]}
+    return factory_probe(SimpleNamespace(**{function: solver}), function, args)
 
 
 def cg_products_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -612,8 +668,16 @@ CONJUGATE_GRADIENT = Check(
             probe=cg_probe,
         ),
     ],
-    hidden=[Hidden(_draw_cg, probe=cg_probe)],
+    hidden=[Hidden(_draw_cg, probe=cg_probe, weight=HIDDEN_WEIGHT)],
     properties=[
+        Property(
+            "makes its buffers on the inputs' device",
+            lambda: _cg_inputs(146, n=4, iters=3),
+            note="torch.zeros(P) without device= makes a CPU tensor even when b is on a GPU: "
+            "use torch.zeros_like(b)",
+            probe=cg_factory_probe,
+            predicate=on_the_inputs_device,
+        ),
         Property(
             "agrees with a dense solve",
             lambda: _cg_inputs(143, n=6, iters=20),
@@ -680,6 +744,7 @@ CONJUGATE_GRADIENT = Check(
             "the loop runs all iters iterations whatever the residual",
             "Once the residual is 0, p.F p is 0 and the next alpha is 0 / 0 = nan. Test "
             "r.r < tol before each iteration.",
+            kind="edge",
         ),
     ],
 )
@@ -796,12 +861,77 @@ def _quadratic_case(seed: int, stretch: float, kl_scale: float, max_kl: float = 
     return _quadratic(draw.generator(seed), 4, stretch, kl_scale, max_kl)
 
 
-def _random_table(g: torch.Generator, n: int, reject: bool) -> dict[str, Any]:
-    """Random tables of (improvement, kl) per fraction; with ``reject`` no entry passes."""
+def _quadratic_outside(
+    g: torch.Generator, P: int, stretch: float, kl_full: float, max_kl: float, ratio: float
+) -> dict[str, Any]:
+    """:func:`_quadratic` with the KL curvature set so that the full step's KL is
+    ``kl_full``, and with ``accept_ratio`` = ``ratio``."""
+    inputs = _quadratic(g, P, stretch, 0.0, max_kl)
+    norm_sq = float(inputs["full_step"].double().dot(inputs["full_step"].double()))
+    return {**inputs, "kl_curvature": 2.0 * kl_full / norm_sq, "accept_ratio": ratio}
+
+
+def _quadratic_near(g: torch.Generator) -> dict[str, Any]:
+    """A full step of about the best length, but whose KL is 20 to 60 times max_kl: the
+    fractions 1, 1/2 and 1/4 leave the trust region (with an improvement the test accepts),
+    1/8 is inside, and its improvement f * E * (1 - f * stretch / 2) is below accept_ratio
+    * E: only the scaled threshold accepts it."""
+    max_kl = draw.scalar(g, 0.01, 0.05)
+    stretch, ratio = draw.scalar(g, 0.5, 1.2), draw.scalar(g, 0.15, 0.25)
+    return _quadratic_outside(
+        g, draw.size(g, 2, 6), stretch, draw.scalar(g, 20.0, 60.0) * max_kl, max_kl, ratio
+    )
+
+
+def _quadratic_far(g: torch.Generator) -> dict[str, Any]:
+    """A full step 6 to 40 times too long: the first fraction f whose improvement passes the
+    test has a KL of 1.5 to 3.5 times max_kl; f / 2 is accepted, and is small enough that
+    the unscaled threshold accept_ratio * E rejects it."""
+    max_kl = draw.scalar(g, 0.002, 0.05)
+    stretch, ratio = draw.scalar(g, 6.0, 40.0), draw.scalar(g, 0.15, 0.3)
+    # improvement(f) / (f * E) = 1 - f * stretch / 2; the first f = 1/2^k, with a margin
+    k = next(k for k in range(10) if 1.0 - 0.5**k * stretch / 2.0 >= ratio + 0.02)
+    kl_full = draw.scalar(g, 1.5, 3.5) * max_kl / 0.25**k
+    return _quadratic_outside(g, draw.size(g, 2, 6), stretch, kl_full, max_kl, ratio)
+
+
+def _table_outside(g: torch.Generator) -> dict[str, Any]:
+    """Random tables in which the full step improves a lot but leaves the trust region, a
+    later fraction 1/2^j (j >= 1) is the first accepted, with an improvement between the
+    scaled threshold accept_ratio * f * E and the unscaled accept_ratio * E, and the
+    fractions between are rejected for their KL or their improvement."""
+    n = draw.size(g, 3, 8)
+    j = draw.size(g, 1, n - 1)
+    expected, ratio, max_kl = draw.scalar(g, 0.5, 3.0), draw.scalar(g, 0.05, 0.3), 0.01
     improvements = draw.normal(g, n, scale=0.5) + 0.2
     kls = draw.uniform(g, n, low=0.0, high=0.03)
-    if reject:
-        improvements = torch.where(kls <= 0.01, -improvements.abs(), improvements)
+    for k in range(j + 1):
+        f, u = 0.5**k, float(draw.uniform(g, 1))
+        if k == 0:  # a large improvement outside the trust region
+            improvements[k], kls[k] = ratio * expected * (1.5 + 1.5 * u), 0.012 + 0.018 * u
+        elif k == j:  # inside, and just good enough
+            improvements[k] = ratio * expected * f * (1.0 + (0.1 + 0.8 * u) * (1.0 / f - 1.0))
+            kls[k] = max_kl * 0.9 * u
+        elif u < 0.5:  # outside
+            kls[k] = 0.012 + 0.018 * u
+        else:  # inside, but too small an improvement
+            improvements[k], kls[k] = ratio * expected * f * (1.8 * u - 1.0), max_kl * u
+    return {
+        "improvements": improvements,
+        "kls": kls,
+        "full_step": draw.normal(g, draw.size(g, 2, 5)),
+        "expected_improve": expected,
+        "max_kl": max_kl,
+        "max_backtracks": n,
+        "accept_ratio": ratio,
+    }
+
+
+def _random_table(g: torch.Generator, n: int) -> dict[str, Any]:
+    """Random tables of (improvement, kl) per fraction in which no entry passes."""
+    improvements = draw.normal(g, n, scale=0.5) + 0.2
+    kls = draw.uniform(g, n, low=0.0, high=0.03)
+    improvements = torch.where(kls <= 0.01, -improvements.abs(), improvements)
     full_step = draw.normal(g, draw.size(g, 2, 5))
     return {
         "improvements": improvements,
@@ -815,18 +945,41 @@ def _random_table(g: torch.Generator, n: int, reject: bool) -> dict[str, Any]:
 
 
 def _draw_line_searches(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
-    P = draw.size(g, 2, 6)
-    near = _quadratic(g, P, draw.scalar(g, 0.5, 1.5), 1e-4, max_kl=draw.scalar(g, 0.01, 0.05))
-    P = draw.size(g, 2, 6)
-    far = _quadratic(
-        g, P, draw.scalar(g, 2.0, 40.0), draw.scalar(g, 1e-4, 0.05), draw.scalar(g, 0.002, 0.05)
-    )
+    """Every search has a fraction that improves enough but leaves the trust region before
+    the one accepted, and accepts a fraction f < 1 whose improvement only the scaled
+    threshold accepts: the order, the KL test and the threshold are all graded."""
+    near, far = _quadratic_near(g), _quadratic_far(g)
+    tables = [_table_outside(g) for _ in range(2)]
     return [
-        (f"quadratic, a good full step (P={near['full_step'].numel()})", near),
-        (f"quadratic, an overshooting full step (P={P})", far),
-        ("random table", _random_table(g, draw.size(g, 3, 8), reject=False)),
-        ("random table, nothing acceptable", _random_table(g, draw.size(g, 2, 6), reject=True)),
+        (f"quadratic, the full step leaves the trust region (P={near['full_step'].numel()})", near),
+        (f"quadratic, an overshooting full step (P={far['full_step'].numel()})", far),
+    ] + [
+        (f"random table {i + 1} (n={table['max_backtracks']})", table)
+        for i, table in enumerate(tables)
     ]
+
+
+def _draw_rejections(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
+    return [("random table, nothing acceptable", _random_table(g, draw.size(g, 2, 6)))]
+
+
+def line_search_factory_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """:func:`autograder.checks.factory_probe` for a search called with a table's
+    ``evaluate``."""
+    evaluate = _table_evaluate(inputs, [])
+
+    def search(full_step: torch.Tensor) -> Any:
+        return getattr(ns, function)(
+            evaluate,
+            full_step,
+            inputs["expected_improve"],
+            inputs["max_kl"],
+            inputs["max_backtracks"],
+            inputs["accept_ratio"],
+        )
+
+    args = {"full_step": inputs["full_step"].clone()}
+    return factory_probe(SimpleNamespace(**{function: search}), function, args)
 
 
 BACKTRACKING_LINE_SEARCH = Check(
@@ -879,8 +1032,21 @@ BACKTRACKING_LINE_SEARCH = Check(
             probe=line_search_probe,
         ),
     ],
-    hidden=[Hidden(_draw_line_searches, probe=line_search_probe)],
+    hidden=[
+        Hidden(_draw_line_searches, probe=line_search_trace_probe, weight=HIDDEN_WEIGHT),
+        # the branch where nothing is accepted is one edge of the search: it weighs as a
+        # property does
+        Hidden(_draw_rejections, probe=line_search_trace_probe),
+    ],
     properties=[
+        Property(
+            "makes its buffers on the inputs' device",
+            lambda: _table([-1.0, -0.5, -0.2], [0.05, 0.02, 0.005]),
+            note="nothing is accepted: torch.zeros(P) without device= makes the zero step on "
+            "the CPU even when full_step is on a GPU; use torch.zeros_like(full_step)",
+            probe=line_search_factory_probe,
+            predicate=on_the_inputs_device,
+        ),
         Property(
             "tries 1, 1/2, 1/4, ... in order and stops at the first accepted",
             lambda: _table(
@@ -907,6 +1073,15 @@ BACKTRACKING_LINE_SEARCH = Check(
             },
             note="thresholds 0.5 * f * 2.0 = 1.0, 0.5, 0.25, 0.125: 0.6, 0.3 and 0.2 fall "
             "short, 0.1 at f = 1/8 does too; nothing is accepted",
+            probe=line_search_trace_probe,
+            expect=stored("expected_trace"),
+        ),
+        Property(
+            "the threshold scales with the fraction",
+            lambda: _table([0.9, 0.08, 0.06, 0.04], [0.02, 0.002, 0.0005, 0.0001]),
+            note="f = 1 leaves the trust region; the thresholds 0.1 * f * 2.0 are 0.1 at "
+            "f = 1/2 (0.08 falls short) and 0.05 at f = 1/4, where 0.06 is accepted: "
+            "0.1 * 2.0 = 0.2 unscaled would reject every fraction",
             probe=line_search_trace_probe,
             expect=stored("expected_trace"),
         ),
@@ -943,6 +1118,7 @@ BACKTRACKING_LINE_SEARCH = Check(
             "the last rejected step is returned when nothing is accepted",
             "When every fraction fails, the update must leave the parameters where they were: "
             "return a zero step with False.",
+            kind="edge",
         ),
     ],
 )

@@ -11,10 +11,16 @@ def _mse_gradient(inputs):
     }
 
 
+def _eps_added_to_std(inputs):
+    advantages = inputs["advantages"].double()
+    return ((advantages - advantages.mean()) / (advantages.std() + 1e-8)).float()
+
+
 ORACLES = {
     "advantages_from_baseline_carries_no": lambda inputs: {
         "output": inputs["returns"] - inputs["values"],
         "carries_gradient": False,
     },
     "mse_gradient": _mse_gradient,
+    "eps_added_to_std": _eps_added_to_std,
 }

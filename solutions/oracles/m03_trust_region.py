@@ -45,6 +45,13 @@ def _expected_trace(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"result": (False, torch.zeros_like(inputs["full_step"])), "tried": tried}
 
 
+def _kl_with_underflow(inputs: dict[str, Any]) -> torch.Tensor:
+    """The sum over actions in float64, where none of the probabilities underflows."""
+    old = torch.log_softmax(inputs["old_logits"].double(), -1)
+    new = torch.log_softmax(inputs["new_logits"].double(), -1)
+    return (old.exp() * (old - new)).sum(-1).float()
+
+
 ORACLES = {
     "probability_ratio_gradient_through": lambda inputs: {
         "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
@@ -68,4 +75,8 @@ ORACLES = {
     "dense_solve": _dense_solve,
     "conjugate_gradient_stops_after_one": lambda inputs: {"x": inputs["b"] / 3.0, "products": 1},
     "expected_trace": _expected_trace,
+    "ratio_of_unlikely_actions": lambda inputs: torch.exp(
+        inputs["new_log_probs"].double() - inputs["old_log_probs"].double()
+    ).float(),
+    "kl_with_underflow": _kl_with_underflow,
 }
