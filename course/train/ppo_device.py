@@ -40,7 +40,9 @@ DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 class TorchNormalizer:
     """Running mean and variance of observations on the device (batched Welford), like
-    :class:`course.rollout.RunningNormalizer`."""
+    :class:`course.rollout.RunningNormalizer`. With several processes every update pools
+    the batches of all of them (:func:`distributed.pooled_moments`), so that every
+    process keeps the same statistics and normalises alike."""
 
     def __init__(self, dim: int, device: torch.device, clip: float = 10.0) -> None:
         self.mean = torch.zeros(dim, device=device)
@@ -49,12 +51,15 @@ class TorchNormalizer:
         self.clip = clip
 
     def update(self, batch: torch.Tensor) -> None:
-        n = batch.shape[0]
-        batch_mean, batch_var = batch.mean(0), batch.var(0, unbiased=False)
+        """Fold in a batch (B, D) of this process (and, under torch.distributed, the
+        batches the other processes pass at the same step)."""
+        batch_mean = batch.mean(0)
+        batch_m2 = batch.var(0, unbiased=False) * batch.shape[0]
+        n, batch_mean, batch_m2 = distributed.pooled_moments(batch.shape[0], batch_mean, batch_m2)
         delta = batch_mean - self.mean
         total = self.count + n
         self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        m2 = self.var * self.count + batch_m2 + delta**2 * self.count * n / total
         self.var = m2 / total
         self.count = total
 
