@@ -94,6 +94,16 @@ def test_a_rollout_never_waits_for_the_device(syncs, env_cls, normalize_obs):
     assert bool((rollout.terminated | rollout.truncated).any())
 
 
+def test_the_bootstrap_values_are_the_next_steps_values():
+    """With normalised observations, V(s_{t+1}) of a step whose episode goes on is the
+    value the rollout recorded at step t + 1: the observation reached is normalised with
+    the statistics of that step, not with those of the rollout's end."""
+    _, _, rollout = _setup(BatchedPendulum, True, T=24)
+    next_values = rollout.collect()  # no Pendulum episode ends within 24 steps
+    assert not (rollout.terminated | rollout.truncated).any()
+    torch.testing.assert_close(next_values[:-1], rollout.values[1:], rtol=1e-5, atol=1e-6)
+
+
 def test_the_gymnasium_rollout_does_sync_every_step(syncs):
     """The counter works: the CPU-env collector reads every action back to the host."""
     from course.envs import make_vector_env

@@ -109,10 +109,13 @@ class DeviceRollout:
         self.next_obs = self._observe(obs)
 
     def _observe(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.normalizer is None:
-            return obs.float()
-        self.normalizer.update(obs.float())
-        return self.normalizer(obs.float())
+        """Fold ``obs`` into the running statistics, and normalise it."""
+        if self.normalizer is not None:
+            self.normalizer.update(obs.float())
+        return self._normalize(obs)
+
+    def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float() if self.normalizer is None else self.normalizer(obs.float())
 
     @torch.no_grad()
     def collect(self) -> torch.Tensor:
@@ -129,19 +132,19 @@ class DeviceRollout:
             self.rewards[t] = reward * self.reward_scale
             self.terminated[t] = terminated
             self.truncated[t] = truncated
-            self.final_obs[t] = info["final_obs"]
             self.running_return, finished, count = self.m10.episode_stats(
                 self.running_return, reward.float(), terminated | truncated
             )
             self.episode_sums[t] = finished
             self.episode_counts[t] = count
             self.next_obs = self._observe(next_obs)
+            # the observation reached, normalised now, with the statistics that normalise
+            # next_obs: where the episode goes on, V of it is the value of the next step
+            self.final_obs[t] = self._normalize(info["final_obs"])
         # --8<-- [start:bootstrap]
         # V(s_{t+1}) for every step in one pass: final_obs[t] is the observation step t
         # reached (the next one where the episode goes on, the last one where it ended)
-        reached = self.final_obs.reshape(self.T * self.N, -1).float()
-        if self.normalizer is not None:
-            reached = self.normalizer(reached)
+        reached = self.final_obs.reshape(self.T * self.N, -1)
         next_values = self.agent.get_value(reached).reshape(self.T, self.N)
         return torch.where(self.terminated, torch.zeros_like(next_values), next_values)
         # --8<-- [end:bootstrap]
