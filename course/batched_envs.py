@@ -158,11 +158,17 @@ class BatchedEnv:
         self.steps.zero_()
         return self.observe(self.state), {}
 
+    @torch.inference_mode()
     def step(self, actions: torch.Tensor):
         """One step of every env, with same-step autoreset (see the module's docstring).
 
         Every tensor it returns is new (the next step does not overwrite it); the step
-        counters and the pool of fresh states are the wrapper's own, updated in place."""
+        counters and the pool of fresh states are the wrapper's own, updated in place.
+        The step runs under ``torch.inference_mode()``, which skips autograd's
+        bookkeeping (on the CPU a sixth of a step's time): what it returns is data, as
+        gymnasium's arrays are. Copy it into a buffer, compute from it, feed it to a
+        network without gradients; to make it part of a graph that is differentiated,
+        ``.clone()`` it first (an inference tensor cannot be saved for backward)."""
         state, reward, terminated = self.transition(actions)
         truncated = self.steps.add_(1) >= self.max_episode_steps
         done = terminated | truncated

@@ -83,19 +83,22 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     cos, sin = torch.cos(theta), torch.sin(theta)
     # Fused forms keep the operations few (each one is a pass over N values and, on the
     # CPU, a few microseconds of overhead): torch.addcmul(a, b, c, value=k) is a + k b c,
-    # torch.rsub(a, b, alpha=k) is b - k a, torch.add(a, b, alpha=k) is a + k b.
-    temp = torch.addcmul(force, theta_dot * theta_dot, sin, value=polemass_length) / total_mass
-    numerator = torch.addcmul(GRAVITY * sin, cos, temp, value=-1.0)  # g sin - cos temp
-    # l (4/3 - m_pole cos^2 / m)
-    denominator = torch.rsub(
-        cos * cos, HALF_LENGTH * 4.0 / 3.0, alpha=HALF_LENGTH * MASS_POLE / total_mass
+    # torch.rsub(a, b, alpha=k) is b - k a, torch.add(a, b, alpha=k) is a + k b. The
+    # constant factors m and g go into those k: temp_m = m temp, and theta_acc's
+    # numerator and denominator are both divided by g.
+    temp_m = torch.addcmul(force, theta_dot * theta_dot, sin, value=polemass_length)
+    numerator = torch.addcmul(sin, cos, temp_m, value=-1.0 / (GRAVITY * total_mass))
+    denominator = torch.rsub(  # l (4/3 - m_pole cos^2 / m) / g
+        cos * cos,
+        HALF_LENGTH * 4.0 / (3.0 * GRAVITY),
+        alpha=HALF_LENGTH * MASS_POLE / (total_mass * GRAVITY),
     )
     theta_acc = numerator / denominator
-    x_acc = torch.addcmul(temp, theta_acc, cos, value=-polemass_length / total_mass)
+    x_acc_m = torch.addcmul(temp_m, theta_acc, cos, value=-polemass_length)  # m x_acc
     # explicit Euler: each quantity moves with the derivative from before the step
     new = [
         torch.add(x, x_dot, alpha=TAU),
-        torch.add(x_dot, x_acc, alpha=TAU),
+        torch.add(x_dot, x_acc_m, alpha=TAU / total_mass),
         torch.add(theta, theta_dot, alpha=TAU),
         torch.add(theta_dot, theta_acc, alpha=TAU),
     ]
