@@ -81,8 +81,8 @@ def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     # +10 for action 1, -10 for 0 (exact in any float dtype)
     force = torch.where(action == 1, FORCE_MAG, -FORCE_MAG).to(state.dtype)
     cos, sin = torch.cos(theta), torch.sin(theta)
-    # Fused forms keep the operations few (each one is a pass over N values and, on the
-    # CPU, a few microseconds of overhead): torch.addcmul(a, b, c, value=k) is a + k b c,
+    # Fused forms keep the operations few (each is a pass over N values and, on the CPU,
+    # a few microseconds of overhead): torch.addcmul(a, b, c, value=k) is a + k b c,
     # torch.rsub(a, b, alpha=k) is b - k a, torch.add(a, b, alpha=k) is a + k b. The
     # constant factors m and g go into those k: temp_m = m temp, and theta_acc's
     # numerator and denominator are both divided by g.
@@ -168,14 +168,14 @@ def pendulum_step(
     theta, theta_dot = state.t().contiguous()
     u = action[..., 0].to(state.dtype).clamp(-MAX_TORQUE, MAX_TORQUE)
     normalized = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
-    # torch.addcmul(a, b, c, value=k) is a + k b c; the in-place calls act on new tensors
+    # torch.addcmul(a, b, c, value=k) is a + k b c; the in-place calls act on new ones
     cost = torch.addcmul(normalized * normalized, theta_dot, theta_dot, value=0.1)
     reward = cost.addcmul_(u, u, value=0.001).neg_()
     # theta_dot + (3 g / (2 l) sin theta + 3 / (m l^2) u) dt, then clipped
     acc_sin = 3 * PENDULUM_G / (2 * PENDULUM_LENGTH) * DT
     acc_u = 3.0 / (PENDULUM_MASS * PENDULUM_LENGTH**2) * DT
-    new_theta_dot = torch.add(theta_dot, torch.sin(theta), alpha=acc_sin).add_(u, alpha=acc_u)
-    new_theta_dot = new_theta_dot.clamp_(-MAX_SPEED, MAX_SPEED)
+    new_theta_dot = torch.add(theta_dot, torch.sin(theta), alpha=acc_sin)
+    new_theta_dot = new_theta_dot.add_(u, alpha=acc_u).clamp_(-MAX_SPEED, MAX_SPEED)
     new_theta = torch.add(theta, new_theta_dot, alpha=DT)
     return torch.stack([new_theta, new_theta_dot]).t(), reward
     ### END SOLUTION
