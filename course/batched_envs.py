@@ -82,6 +82,7 @@ class BatchedEnv:
             self._pool = torch.from_numpy(self._pool_array)
         else:
             self._pool = torch.empty(pool, device=self.device, dtype=dtype)
+        self._fresh_views = [block.t() for block in self._pool]  # each (N, state_dim)
         self._pool_index = self.POOL_STEPS
         self.state = torch.zeros(num_envs, self.state_dim, device=self.device, dtype=dtype)
         self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int32)
@@ -145,7 +146,7 @@ class BatchedEnv:
         if self._pool_index == self.POOL_STEPS:
             self._draw(self._pool, self._pool_array)
             self._pool_index = 0
-        fresh = self._pool[self._pool_index].t()
+        fresh = self._fresh_views[self._pool_index]
         self._pool_index += 1
         return fresh
 
