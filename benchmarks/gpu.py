@@ -114,10 +114,15 @@ def gym_stepper(n: int, mode: str):
     return (lambda: envs.step(pool[next(counter) % 8])), _no_sync, envs.close
 
 
+ROUNDS, ROUND_SECONDS = 30, 0.02
+
+
 def raw_rows(sizes, max_numpy: int, max_sync: int, max_cpu: int, compile_: bool) -> list:
     """Env steps per second for each N. The steppers of one N are timed side by side, in
-    alternating rounds (5 rounds of 0.1 s each at least), and each keeps its best round:
-    the one least disturbed by whatever else runs on the machine."""
+    alternating rounds (``ROUNDS`` rounds of ``ROUND_SECONDS`` each at least, and of 5
+    calls at least), and each keeps its best round: the one least disturbed by whatever
+    else runs on the machine. Short rounds, many of them: on a machine shared with other
+    work, a round of a tenth of a second is rarely left alone for all of it."""
     rows = []
     fns = compiled_functions(Implementation("solutions")) if compile_ else None
     for n in sizes:
@@ -139,9 +144,9 @@ def raw_rows(sizes, max_numpy: int, max_sync: int, max_cpu: int, compile_: bool)
             for _ in range(3):  # warm-up (and compilation)
                 step()
             sync()
-        for _ in range(5):
+        for _ in range(ROUNDS):
             for name, (step, sync, _) in steppers.items():
-                best[name] = max(best[name], n * _rate(step, sync, 0.1))
+                best[name] = max(best[name], n * _rate(step, sync, ROUND_SECONDS))
         for _, _, close in steppers.values():
             close()
         row = {"N": n, **best}

@@ -13,8 +13,8 @@ of arrays, and same-step autoreset:
         # ended), info["_final_obs"] (N,) bool marks the rows where an episode ended.
 
 Every tensor stays on ``device``; a step never reads a value back to the host, so a whole
-rollout runs without a synchronisation. The random initial states come from a
-``torch.Generator`` on the device, seeded by ``seed``.
+rollout runs without a synchronisation. The random initial states come from a generator
+seeded by ``seed``: a ``torch.Generator`` on an accelerator, numpy's on the CPU.
 """
 
 from __future__ import annotations
@@ -65,17 +65,37 @@ class BatchedEnv:
         self.fns = _functions(impl)
         if max_episode_steps is not None:
             self.max_episode_steps = max_episode_steps
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        high = torch.tensor(self.initial_high, device=self.device, dtype=dtype)
-        self._low, self._width = -high[:, None], 2 * high[:, None]
+        self._reset_high = [float(h) for h in self.initial_high]
+        self._numpy_dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(dtype)
+        on_host = self.device.type == "cpu" and self._numpy_dtype is not None
+        high = np.array(self._reset_high, dtype=self._numpy_dtype)[:, None]
+        self._width, self._half = 2 * high, high
+        self.generator = torch.Generator(device=self.device)
+        self._numpy_rng: np.random.Generator | None = None
+        self._on_host = on_host
+        self._seed(seed)
+        # the wrapper's own buffers, reused at every step (never handed out): the block of
+        # fresh initial states and the step counters
+        pool = (self.POOL_STEPS, self.state_dim, num_envs)
+        self._pool_array = np.empty(pool, dtype=self._numpy_dtype) if on_host else None
+        if on_host:  # the same memory seen by torch and by numpy
+            self._pool = torch.from_numpy(self._pool_array)
+        else:
+            self._pool = torch.empty(pool, device=self.device, dtype=dtype)
+        self._fresh_views = [block.t() for block in self._pool]  # each (N, state_dim)
         self._pool_index = self.POOL_STEPS
         self.state = torch.zeros(num_envs, self.state_dim, device=self.device, dtype=dtype)
-        self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int64)
+        self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int32)
         self.observation_space = spaces.Box(
             np.broadcast_to(self.single_observation_space.low, (num_envs, self.obs_dim)),
             np.broadcast_to(self.single_observation_space.high, (num_envs, self.obs_dim)),
             dtype=np.float32,
         )
+
+    def _seed(self, seed: int) -> None:
+        self.generator.manual_seed(seed)
+        if self._on_host:
+            self._numpy_rng = np.random.default_rng(seed)
 
     @property
     def obs_dim(self) -> int:
@@ -85,43 +105,77 @@ class BatchedEnv:
     #: instead of one per step; every step still gets its own draws).
     POOL_STEPS = 8
 
+    def _draw(self, out: torch.Tensor, array: np.ndarray | None = None) -> torch.Tensor:
+        """Fill ``out`` (steps, state_dim, N) with initial states, uniform in [-high, high]
+        row by row. On the CPU, where ``array`` is ``out`` seen as a numpy array, numpy's
+        generator (PCG64) fills it: it draws floats faster than torch's CPU generator (a
+        Mersenne twister), and the draws are most of what a step costs beyond the dynamics.
+        Elsewhere, the env's ``torch.Generator`` on the device (one call per state
+        variable, or one for all where every variable has the same range)."""
+        if array is not None:
+            self._numpy_rng.random(out=array, dtype=array.dtype)
+            np.multiply(array, self._width, out=array)
+            np.subtract(array, self._half, out=array)
+            return out
+        if len(set(self._reset_high)) == 1:
+            high = self._reset_high[0]
+            return out.uniform_(-high, high, generator=self.generator)
+        for j, high in enumerate(self._reset_high):
+            out[:, j].uniform_(-high, high, generator=self.generator)
+        return out
+
     def initial_states(self, steps: int = 1) -> torch.Tensor:
         """(steps, N, state_dim) uniform in [-high, high], from the env's generator
         (squeezed to (N, state_dim) for one step). Drawn as (steps, state_dim, N) and
         returned transposed, so that the columns stay contiguous, as in the states the
-        reference's steps return."""
+        reference's steps return. A new tensor."""
         shape = (steps, self.state_dim, self.num_envs)
-        u = torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
-        states = (u * self._width).add_(self._low).transpose(1, 2)
+        if self._numpy_rng is not None:
+            array = np.empty(shape, dtype=self._numpy_dtype)
+            states = self._draw(torch.from_numpy(array), array).transpose(1, 2)
+        else:
+            out = torch.empty(shape, device=self.device, dtype=self.dtype)
+            states = self._draw(out).transpose(1, 2)
         return states[0] if steps == 1 else states
 
     def _fresh(self) -> torch.Tensor:
-        """The next step's fresh states, from the pool."""
+        """The next step's fresh states (N, state_dim): a view of the pool, which is drawn
+        again in place every ``POOL_STEPS`` steps (one random-number call instead of one
+        per step; every step still gets its own draws). Only the graded ``autoreset``
+        reads it, and that returns a new tensor."""
         if self._pool_index == self.POOL_STEPS:
-            self._pool = self.initial_states(self.POOL_STEPS)
+            self._draw(self._pool, self._pool_array)
             self._pool_index = 0
+        fresh = self._fresh_views[self._pool_index]
         self._pool_index += 1
-        return self._pool[self._pool_index - 1]
+        return fresh
 
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         """Start an episode in every env; returns ``(obs (N, obs_dim), {})``."""
         if seed is not None:
-            self.generator.manual_seed(seed)
+            self._seed(seed)
         self.state = self.initial_states()
         self._pool_index = self.POOL_STEPS
-        self.steps = torch.zeros_like(self.steps)
+        self.steps.zero_()
         return self.observe(self.state), {}
 
+    @torch.inference_mode()
     def step(self, actions: torch.Tensor):
-        """One step of every env, with same-step autoreset (see the module's docstring)."""
+        """One step of every env, with same-step autoreset (see the module's docstring).
+
+        Every tensor it returns is new (the next step does not overwrite it); the step
+        counters and the pool of fresh states are the wrapper's own, updated in place.
+        The step runs under ``torch.inference_mode()``, which skips autograd's
+        bookkeeping (on the CPU a sixth of a step's time): what it returns is data, as
+        gymnasium's arrays are. Copy it into a buffer, compute from it, feed it to a
+        network without gradients; to make it part of a graph that is differentiated,
+        ``.clone()`` it first (an inference tensor cannot be saved for backward)."""
         state, reward, terminated = self.transition(actions)
-        self.steps += 1
-        truncated = self.steps >= self.max_episode_steps
+        truncated = self.steps.add_(1) >= self.max_episode_steps
         done = terminated | truncated
-        final_obs = self.observe(state)
         self.state = self.fns.autoreset(state, done, self._fresh())
         self.steps.masked_fill_(done, 0)
-        info = {"final_obs": final_obs, "_final_obs": done}
+        info = {"final_obs": self.observe(state), "_final_obs": done}
         return self.observe(self.state), reward, terminated, truncated, info
 
     def close(self) -> None:

@@ -108,6 +108,22 @@ def test_same_seed_same_episodes_and_spaces():
     assert p.single_action_space.shape == (1,) and p.observation_space.shape == (5, 3)
 
 
+def test_steps_return_data_that_a_clone_makes_differentiable():
+    """A step runs under torch.inference_mode: its tensors are data (copied, computed
+    from, fed to a network without gradients), and a clone can enter a graph."""
+    envs = BatchedPendulum(4, seed=0, impl="solutions")
+    envs.reset()
+    obs, reward, *_ = envs.step(torch.zeros(4, 1))
+    assert obs.is_inference() and not reward.requires_grad
+    storage = torch.zeros(2, 4, 3)
+    storage[0] = obs  # a rollout's buffer takes it
+    net = torch.nn.Linear(3, 1)
+    net(obs.clone()).sum().backward()
+    assert net.weight.grad is not None
+    with pytest.raises(RuntimeError, match=r"[Ii]nference tensor"):
+        net(obs).sum().backward()  # the trap the docstring names
+
+
 def test_unknown_env_is_a_one_line_error():
     with pytest.raises(ValueError, match="no 'Acrobot-v1'"):
         make_batched_env("Acrobot-v1", 4, "cpu", 0, "solutions")

@@ -94,6 +94,16 @@ def test_a_rollout_never_waits_for_the_device(syncs, env_cls, normalize_obs):
     assert bool((rollout.terminated | rollout.truncated).any())
 
 
+def test_the_bootstrap_values_are_the_next_steps_values():
+    """With normalised observations, V(s_{t+1}) of a step whose episode goes on is the
+    value the rollout recorded at step t + 1: the observation reached is normalised with
+    the statistics of that step, not with those of the rollout's end."""
+    _, _, rollout = _setup(BatchedPendulum, True, T=24)
+    next_values = rollout.collect()  # no Pendulum episode ends within 24 steps
+    assert not (rollout.terminated | rollout.truncated).any()
+    torch.testing.assert_close(next_values[:-1], rollout.values[1:], rtol=1e-5, atol=1e-6)
+
+
 def test_the_gymnasium_rollout_does_sync_every_step(syncs):
     """The counter works: the CPU-env collector reads every action back to the host."""
     from course.envs import make_vector_env
@@ -212,6 +222,53 @@ def test_two_processes_keep_identical_parameters(tmp_path):
         assert result["world"] == 2 and result["own_envs"]
         assert result["identical"] == [True, True, True]
         assert result["steps"] == 192  # both processes' steps
+
+
+def _batches(rank: int, steps: int = 5, n: int = 6) -> list[torch.Tensor]:
+    """Each process's observations: its own, on different scales, so that a process
+    left to itself would keep statistics of its own."""
+    g = torch.Generator().manual_seed(20 + rank)
+    return [(1 + 3 * rank) * torch.randn(n, 3, generator=g) + rank for _ in range(steps)]
+
+
+def _normalizer_worker(folder: str) -> None:
+    from course.train.ppo_device import TorchNormalizer
+
+    distributed.init_from_environment(torch.device("cpu"))
+    torch.set_num_threads(1)
+    rank = distributed.rank()
+    normalizer = TorchNormalizer(3, torch.device("cpu"))
+    for batch in _batches(rank):
+        normalizer.update(batch)
+    stats = {"mean": normalizer.mean, "var": normalizer.var, "count": normalizer.count}
+    torch.save(stats, Path(folder, f"rank{rank}.pt"))
+    distributed.close()
+
+
+def test_two_processes_share_the_normalisation_statistics(tmp_path):
+    """Two processes (gloo) fed different observations end with the same statistics,
+    bit for bit, and they are those of both processes' observations together."""
+    from course.train.ppo_device import TorchNormalizer
+
+    distributed.spawn(2, _normalizer_worker, (str(tmp_path),))
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert ranks[0]["count"] == ranks[1]["count"]
+    assert torch.equal(ranks[0]["mean"], ranks[1]["mean"])
+    assert torch.equal(ranks[0]["var"], ranks[1]["var"])
+    alone = TorchNormalizer(3, torch.device("cpu"))  # one process seeing both streams
+    for a, b in zip(_batches(0), _batches(1), strict=True):
+        alone.update(torch.cat([a, b]))
+    assert ranks[0]["count"] == pytest.approx(alone.count)
+    torch.testing.assert_close(ranks[0]["mean"], alone.mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ranks[0]["var"], alone.var, rtol=1e-5, atol=1e-6)
+    everything = torch.cat(_batches(0) + _batches(1))
+    torch.testing.assert_close(alone.mean, everything.mean(0), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(alone.var, everything.var(0, unbiased=False), rtol=1e-3, atol=1e-3)
+    # the statistics of one process alone would differ (the test can tell them apart)
+    own = TorchNormalizer(3, torch.device("cpu"))
+    for batch in _batches(1):
+        own.update(batch)
+    assert not torch.allclose(own.mean, alone.mean, atol=0.1)
 
 
 def test_torch_backend_smoke_writes_the_run_files(tmp_path):

@@ -91,6 +91,35 @@ def all_gather_cat(value: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=0)
 
 
+def pooled_moments(
+    count: int, mean: torch.Tensor, m2: torch.Tensor
+) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """The count, mean and M2 (sum of squared deviations from the mean) of the union of
+    every process's batch, from each batch's own: one all-gather, then Chan et al.'s
+    pairwise combination in rank order, so every process computes the same bits.
+
+        mean = (1/K) sum_k mean_k,   M2 = sum_k M2_k + n sum_k (mean_k - mean)^2
+
+    (every process's batch holds the same ``count`` n of rows: the processes step the
+    same number of environments; with one process the arguments come back).
+
+    Args:
+        count: n, the rows of this process's batch.
+        mean, m2: (D,) this batch's mean and M2.
+
+    Returns:
+        ``(K n, mean (D,), M2 (D,))`` over the K processes' batches together.
+    """
+    world = world_size()
+    if world == 1:
+        return count, mean, m2
+    parts = all_gather_cat(torch.stack([mean, m2])[None])  # (K, 2, D), rank order
+    means, m2s = parts[:, 0], parts[:, 1]
+    pooled_mean = means.mean(0)
+    pooled_m2 = m2s.sum(0) + count * ((means - pooled_mean) ** 2).sum(0)
+    return count * world, pooled_mean, pooled_m2
+
+
 def broadcast_parameters(module: torch.nn.Module) -> None:
     """Give every process rank 0's parameters (they start equal anyway: same seed)."""
     if world_size() == 1:

@@ -30,17 +30,18 @@ try:
 except ImportError:  # a student's copy of the course: the update is the student's own m09
     ppo_update_on_device = None
 
-#: Changes to PPO's defaults (course.train.ppo) for the torch backend. CartPole-v1 keeps
-#: them (the same data per update as the gymnasium backend, so that the two compare);
-#: Pendulum-v1 takes a batch of the same size from more, shorter rollouts.
-DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "Pendulum-v1": {"num_envs": 32, "num_steps": 64},
-}
+#: Changes to PPO's defaults (course.train.ppo) for the torch backend: none at present.
+#: Both backends train with the same hyperparameters, so that they compare (on
+#: Pendulum-v1, 32 envs of 64-step rollouts, the same batch size, needed more steps than
+#: m09's 8 envs of 256 steps).
+DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
 class TorchNormalizer:
     """Running mean and variance of observations on the device (batched Welford), like
-    :class:`course.rollout.RunningNormalizer`."""
+    :class:`course.rollout.RunningNormalizer`. With several processes every update pools
+    the batches of all of them (:func:`distributed.pooled_moments`), so that every
+    process keeps the same statistics and normalises alike."""
 
     def __init__(self, dim: int, device: torch.device, clip: float = 10.0) -> None:
         self.mean = torch.zeros(dim, device=device)
@@ -49,12 +50,15 @@ class TorchNormalizer:
         self.clip = clip
 
     def update(self, batch: torch.Tensor) -> None:
-        n = batch.shape[0]
-        batch_mean, batch_var = batch.mean(0), batch.var(0, unbiased=False)
+        """Fold in a batch (B, D) of this process (and, under torch.distributed, the
+        batches the other processes pass at the same step)."""
+        batch_mean = batch.mean(0)
+        batch_m2 = batch.var(0, unbiased=False) * batch.shape[0]
+        n, batch_mean, batch_m2 = distributed.pooled_moments(batch.shape[0], batch_mean, batch_m2)
         delta = batch_mean - self.mean
         total = self.count + n
         self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        m2 = self.var * self.count + batch_m2 + delta**2 * self.count * n / total
         self.var = m2 / total
         self.count = total
 
@@ -104,10 +108,13 @@ class DeviceRollout:
         self.next_obs = self._observe(obs)
 
     def _observe(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.normalizer is None:
-            return obs.float()
-        self.normalizer.update(obs.float())
-        return self.normalizer(obs.float())
+        """Fold ``obs`` into the running statistics, and normalise it."""
+        if self.normalizer is not None:
+            self.normalizer.update(obs.float())
+        return self._normalize(obs)
+
+    def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float() if self.normalizer is None else self.normalizer(obs.float())
 
     @torch.no_grad()
     def collect(self) -> torch.Tensor:
@@ -124,19 +131,19 @@ class DeviceRollout:
             self.rewards[t] = reward * self.reward_scale
             self.terminated[t] = terminated
             self.truncated[t] = truncated
-            self.final_obs[t] = info["final_obs"]
             self.running_return, finished, count = self.m10.episode_stats(
                 self.running_return, reward.float(), terminated | truncated
             )
             self.episode_sums[t] = finished
             self.episode_counts[t] = count
             self.next_obs = self._observe(next_obs)
+            # the observation reached, normalised now, with the statistics that normalise
+            # next_obs: where the episode goes on, V of it is the value of the next step
+            self.final_obs[t] = self._normalize(info["final_obs"])
         # --8<-- [start:bootstrap]
         # V(s_{t+1}) for every step in one pass: final_obs[t] is the observation step t
         # reached (the next one where the episode goes on, the last one where it ended)
-        reached = self.final_obs.reshape(self.T * self.N, -1).float()
-        if self.normalizer is not None:
-            reached = self.normalizer(reached)
+        reached = self.final_obs.reshape(self.T * self.N, -1)
         next_values = self.agent.get_value(reached).reshape(self.T, self.N)
         return torch.where(self.terminated, torch.zeros_like(next_values), next_values)
         # --8<-- [end:bootstrap]
