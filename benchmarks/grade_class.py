@@ -4,7 +4,7 @@ figures an instructor plans with.
 The class: 40 correct submissions (the reference), 30 with a realistic mistake (one
 catalogued mistake of one function, spread over the modules), 20 untouched stubs and 10
 misbehaving ones (hang, crash, memory bomb, prints, import of the reference, ...), every
-submission with all nine modules. The script grades it with ``--jobs`` (default 2),
+submission with all ten modules. The script grades it with ``--jobs`` (default 2),
 samples the memory of the grader and of every worker process while it runs, and prints:
 wall time, time per submission, peak memory of the grader process, peak memory of one
 worker, and peak memory per job (the grader's share plus the job's workers at once).
