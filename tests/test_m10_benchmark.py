@@ -1,4 +1,5 @@
-"""benchmarks/gpu.py runs and writes its table and plot; torch.compile changes no number."""
+"""benchmarks/gpu.py runs and writes its table and plot; torch.compile changes a step by no
+more than rounding, and no episode end."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def test_compiled_envs_give_the_same_numbers_as_eager():
     g = torch.Generator().manual_seed(2)
     for _ in range(60):
         actions = torch.randint(0, 2, (32,), generator=g)
+        # The compiled step from the same states: equal up to rounding. (Along two separate
+        # trajectories a rounding difference grows, as it does in any chaotic system, so
+        # the trajectories are compared by their episode ends.)
+        state = eager.state.clone()
+        torch.testing.assert_close(
+            compiled.cartpole_step(state, actions),
+            impl.module("m10").cartpole_step(state, actions),
+            rtol=1e-6,
+            atol=1e-6,
+        )
         a, b = eager.step(actions), fast.step(actions)
-        torch.testing.assert_close(a[0], b[0], rtol=1e-6, atol=1e-6)
         assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
