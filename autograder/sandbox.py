@@ -60,7 +60,8 @@ class Limits:
     """Resource limits of one worker.
 
     Attributes:
-        memory_mb: data size, the heap and private writable mappings (0: none).
+        memory_mb: data size (the heap and private writable mappings), and address
+            space beyond what the worker has mapped when it applies the limits (0: none).
         cpu_s: CPU seconds over the worker's whole life (0: none).
         nofile: open files.
         fsize_mb: largest file it may write.

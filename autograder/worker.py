@@ -64,6 +64,18 @@ class _Printed:
         return out, total
 
 
+def _mapped_bytes() -> int:
+    """This process's address space now (VmSize), or 2 GiB where /proc cannot say."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 2 << 30
+
+
 def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
     import resource
 
@@ -73,10 +85,12 @@ def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
         (resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
     ]
     if memory_mb > 0:
-        # The data limit (heap and private writable mappings), not the address space: the
-        # mapped libraries of torch are most of a worker's address space and none of what
-        # a submission can allocate, so this bounds what a submission can hold in memory.
+        # The data size (heap and private writable mappings) bounds what a submission can
+        # allocate the usual ways; torch's mapped libraries, most of a worker's address
+        # space, are not in it. Shared anonymous mappings (mmap.mmap(-1, n)) are not data,
+        # so the address space is limited too, to what is mapped now plus the same amount.
         limits.append((resource.RLIMIT_DATA, memory_mb * 1024 * 1024))
+        limits.append((resource.RLIMIT_AS, _mapped_bytes() + memory_mb * 1024 * 1024))
     if cpu_s > 0:
         limits.append((resource.RLIMIT_CPU, cpu_s))
     for which, value in limits:

@@ -238,3 +238,54 @@ def test_segfault_memory_limit_and_import_errors(tmp_path):
         .splitlines()[-1]
         .startswith("error: m02_value_baseline.py does not import: SyntaxError")
     )
+
+
+SHARED_MAPPING_HOG = """
+def discounted_returns(rewards, dones, gamma):
+    import mmap
+    import torch
+    hog = mmap.mmap(-1, 1 << 30)  # shared and anonymous: not in the data size
+    not_done = 1.0 - dones.to(rewards.dtype)
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = rewards[t] + gamma * not_done[t] * running
+        returns[t] = running
+    return returns
+"""
+HEAP_HOG = """
+def categorical_entropy(logits):
+    import torch
+    hog = bytearray(1 << 30)
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return -(log_probs.exp() * log_probs).sum(dim=-1)
+"""
+MODEST = """
+def policy_gradient_loss(log_probs, weights):
+    room = bytearray(100 << 20)  # well inside the limit
+    return -(log_probs * weights).mean()
+"""
+
+
+def test_the_memory_limit_bounds_heap_and_shared_mappings_alike(tmp_path):
+    """With ``--memory-mb 640``, a gigabyte is refused whether it is asked of the heap or
+    as a shared anonymous mapping (which the data size does not count); 100 MB is fine."""
+    folder = make_submission(
+        tmp_path / "sub",
+        {
+            "m01": {
+                "discounted_returns": SHARED_MAPPING_HOG,
+                "categorical_entropy": HEAP_HOG,
+                "policy_gradient_loss": MODEST,
+            }
+        },
+    )
+    run_cli("check", "m01", "--impl", str(folder), "--json", "r.json", "--memory-mb", "640",
+            cwd=tmp_path)  # fmt: skip
+    tests = {
+        t["name"].split(":")[0]: t for t in json.loads((tmp_path / "r.json").read_text())["tests"]
+    }
+    assert "discounted_returns raised OSError" in tests["m01.discounted_returns"]["output"]
+    assert "categorical_entropy raised MemoryError" in tests["m01.categorical_entropy"]["output"]
+    assert tests["m01.policy_gradient_loss"]["status"] == "passed"
+    assert tests["m01.categorical_log_prob"]["status"] == "passed"

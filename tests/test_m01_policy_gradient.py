@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import engine
 from autograder.core import CORE_CAP
-from tests.helpers import run_in_process
+from tests.helpers import grade_version, with_a_cpu_buffer
 
 SEEDS = (1, 2, 3)
-
-
-def _grade(function: str, version, seed: int):
-    module = next(m for m in engine.graded_modules() if m.id == "m01")
-    check = next(c for c in engine.load_checks(module) if c.function == function)
-    namespace = engine.override(engine.reference(module), **{function: version})
-    result = run_in_process(check, namespace, seed)
-    result.for_grade = True
-    return result
 
 
 def numpy_log_prob(logits, actions):
@@ -64,22 +54,14 @@ def detached_pg_loss(log_probs, weights):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_version_without_the_gradient_loses_most_points(function, version, seed):
     torch.set_num_threads(1)
-    result = _grade(function, version, seed)
+    result = grade_version("m01", function, version, seed)
     assert result.score <= round(result.max_score * CORE_CAP, 2), [
         c.case.name for c in result.cases if c.passed and c.case.kind != "known"
     ]
 
 
-def returns_with_cpu_buffer(rewards, dones, gamma):
-    returns = torch.zeros(rewards.shape, dtype=rewards.dtype)
-    running = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        running = rewards[t] + gamma * (1.0 - dones[t].to(rewards.dtype)) * running
-        returns[t] = running
-    return returns
-
-
 def test_a_buffer_made_without_device_costs_the_device_property():
-    result = _grade("discounted_returns", returns_with_cpu_buffer, 1)
+    version = with_a_cpu_buffer("m01", "discounted_returns")
+    result = grade_version("m01", "discounted_returns", version, 1)
     failing = [c.case.name for c in result.cases if not c.passed]
     assert failing == ["property: makes its buffers on the inputs' device"]

@@ -10,20 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import engine
 from autograder.core import CORE_CAP
-from tests.helpers import run_in_process
+from tests.helpers import grade_version
 
 SEEDS = (1, 2, 3)
-
-
-def _grade(function: str, version, seed: int):
-    module = next(m for m in engine.graded_modules() if m.id == "m02")
-    check = next(c for c in engine.load_checks(module) if c.function == function)
-    namespace = engine.override(engine.reference(module), **{function: version})
-    result = run_in_process(check, namespace, seed)
-    result.for_grade = True
-    return result
 
 
 def numpy_explained_variance(values, returns):
@@ -51,7 +41,7 @@ def numpy_value_loss(values, returns):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_numpy_version_loses_most_points(function, version, seed):
     torch.set_num_threads(1)
-    result = _grade(function, version, seed)
+    result = grade_version("m02", function, version, seed)
     assert result.score <= round(result.max_score * CORE_CAP, 2), [
         c.case.name for c in result.cases if c.passed and c.case.kind != "known"
     ]

@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch.distributions import Categorical, kl_divergence
 
-from autograder import engine
 from autograder.core import CORE_CAP
 from course import cli
 from course.impl import Implementation
@@ -22,7 +21,7 @@ from course.trpo import (
     set_flat_params,
     trpo_update,
 )
-from tests.helpers import run_in_process
+from tests.helpers import grade_version, with_a_cpu_buffer
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +180,6 @@ def test_trpo_solves_cartpole(tmp_path):
 # ---- inputs as they arrive in training, and buffers on the inputs' device
 
 
-def _grade_version(function: str, version, seed: int):
-    module = next(m for m in engine.graded_modules() if m.id == "m03")
-    check = next(c for c in engine.load_checks(module) if c.function == function)
-    namespace = engine.override(engine.reference(module), **{function: version})
-    result = run_in_process(check, namespace, seed)
-    result.for_grade = True
-    return result
-
-
 def _numpy_ratio(new_log_probs, old_log_probs):
     return torch.from_numpy(np.exp(new_log_probs.numpy() - old_log_probs.numpy()))
 
@@ -215,47 +205,12 @@ def _numpy_kl(old_logits, new_logits):
 @pytest.mark.parametrize("seed", (1, 2, 3))
 def test_a_version_without_the_gradient_loses_most_points(function, version, seed):
     torch.set_num_threads(1)
-    result = _grade_version(function, version, seed)
+    result = grade_version("m03", function, version, seed)
     assert result.score <= round(result.max_score * CORE_CAP, 2)
 
 
-def _cg_with_cpu_buffer(matvec, b, iters=10, tol=1e-10):
-    x = torch.zeros(b.shape[0], dtype=b.dtype)
-    residual, direction = b.clone(), b.clone()
-    residual_sq = residual.dot(residual)
-    for _ in range(iters):
-        if residual_sq < tol:
-            break
-        product = matvec(direction)
-        alpha = residual_sq / direction.dot(product)
-        x = x + alpha * direction
-        residual = residual - alpha * product
-        new_residual_sq = residual.dot(residual)
-        direction = residual + (new_residual_sq / residual_sq) * direction
-        residual_sq = new_residual_sq
-    return x
-
-
-def _search_with_cpu_buffer(
-    evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1
-):
-    for k in range(max_backtracks):
-        fraction = 0.5**k
-        improvement, kl = evaluate(fraction * full_step)
-        threshold = accept_ratio * fraction * expected_improve
-        if kl <= max_kl and improvement > 0 and improvement >= threshold:
-            return True, fraction * full_step
-    return False, torch.zeros(full_step.shape)
-
-
-@pytest.mark.parametrize(
-    ("function", "version"),
-    [
-        ("conjugate_gradient", _cg_with_cpu_buffer),
-        ("backtracking_line_search", _search_with_cpu_buffer),
-    ],
-)
-def test_a_buffer_made_without_device_costs_the_device_property(function, version):
-    result = _grade_version(function, version, 1)
+@pytest.mark.parametrize("function", ["conjugate_gradient", "backtracking_line_search"])
+def test_a_buffer_made_without_device_costs_the_device_property(function):
+    result = grade_version("m03", function, with_a_cpu_buffer("m03", function), 1)
     failing = [c.case.name for c in result.cases if not c.passed]
     assert failing == ["property: makes its buffers on the inputs' device"]

@@ -19,7 +19,7 @@ import pytest
 from autograder import engine
 from autograder.core import CORE_CAP
 from solutions import mistakes
-from tests.helpers import all_checks
+from tests.helpers import all_checks, grade_version
 
 SEEDS = (1, 2, 3)
 
@@ -31,13 +31,9 @@ def _cases():
 
 
 def _grade(module, check, mistake, seed: int):
-    reference = engine.reference(module)
-    wrong = mistakes.build(module.name, check.function, mistake.name, reference)
+    wrong = mistakes.build(module.name, check.function, mistake.name, engine.reference(module))
     assert wrong is not None, f"no code for {check.id}:{mistake.name}"
-    namespace = engine.override(reference, **{check.function: wrong})
-    result = engine.run_check(check, engine.InProcessExecutor(namespace), reference, seed)
-    result.for_grade = True
-    return result
+    return grade_version(module.id, check.function, wrong, seed)
 
 
 def _describe(result) -> str:

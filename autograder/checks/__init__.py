@@ -50,3 +50,19 @@ def on_the_inputs_device(received, inputs) -> str | None:
             "use torch.zeros_like(x), x.new_zeros(...) or device=x.device"
         )
     return None
+
+
+def device_property(inputs, note: str, probe=factory_probe, what: str = "buffers"):
+    """The property "makes its buffers on the inputs' device": ``probe`` (``factory_probe``
+    or a wrapper that calls the function the way its check does) on ``inputs``, judged by
+    :func:`on_the_inputs_device`. ``note`` says which factory call a student writes and
+    what to write instead."""
+    from autograder.core import Property
+
+    return Property(
+        f"makes its {what} on the inputs' device",
+        inputs,
+        note=note,
+        probe=probe,
+        predicate=on_the_inputs_device,
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
+from autograder.checks import HIDDEN_WEIGHT, device_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
@@ -101,13 +101,10 @@ DISCOUNTED_RETURNS = Check(
     ],
     hidden=[Hidden(_draw_returns, weight=HIDDEN_WEIGHT)],
     properties=[
-        Property(
-            "makes its buffers on the inputs' device",
+        device_property(
             lambda: _returns_inputs(7, T=4, N=2, p_done=0.3, gamma=0.9),
             note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "
             "GPU: use zeros_like, new_zeros or device=rewards.device",
-            probe=factory_probe,
-            predicate=on_the_inputs_device,
         ),
         Property(
             "gamma 0 gives the rewards",

@@ -10,7 +10,7 @@ import torch
 from torch.distributions import Categorical
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
+from autograder.checks import HIDDEN_WEIGHT, device_property, factory_probe
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
@@ -670,13 +670,11 @@ CONJUGATE_GRADIENT = Check(
     ],
     hidden=[Hidden(_draw_cg, probe=cg_probe, weight=HIDDEN_WEIGHT)],
     properties=[
-        Property(
-            "makes its buffers on the inputs' device",
+        device_property(
             lambda: _cg_inputs(146, n=4, iters=3),
             note="torch.zeros(P) without device= makes a CPU tensor even when b is on a GPU: "
             "use torch.zeros_like(b)",
             probe=cg_factory_probe,
-            predicate=on_the_inputs_device,
         ),
         Property(
             "agrees with a dense solve",
@@ -1039,13 +1037,11 @@ BACKTRACKING_LINE_SEARCH = Check(
         Hidden(_draw_rejections, probe=line_search_trace_probe),
     ],
     properties=[
-        Property(
-            "makes its buffers on the inputs' device",
+        device_property(
             lambda: _table([-1.0, -0.5, -0.2], [0.05, 0.02, 0.005]),
             note="nothing is accepted: torch.zeros(P) without device= makes the zero step on "
             "the CPU even when full_step is on a GPU; use torch.zeros_like(full_step)",
             probe=line_search_factory_probe,
-            predicate=on_the_inputs_device,
         ),
         Property(
             "tries 1, 1/2, 1/4, ... in order and stops at the first accepted",

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, factory_probe, on_the_inputs_device
+from autograder.checks import HIDDEN_WEIGHT, device_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -317,13 +317,10 @@ COMPUTE_GAE = Check(
     ],
     hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time", weight=HIDDEN_WEIGHT)],
     properties=[
-        Property(
-            "makes its buffers on the inputs' device",
+        device_property(
             lambda: _seeded(12, T=4, N=2, gamma=0.99, gae_lambda=0.95),
             note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "
             "GPU: use zeros_like, new_zeros or device=rewards.device",
-            probe=factory_probe,
-            predicate=on_the_inputs_device,
         ),
         Property(
             "lambda 0 gives the one-step TD error",

@@ -17,7 +17,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from autograder import draw
-from autograder.checks import factory_probe, on_the_inputs_device
+from autograder.checks import device_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -365,13 +365,11 @@ def _big_property(shapes: list[tuple[int, ...]], dtypes: list[str]) -> Property:
 
 
 def _device_property(inputs) -> Property:
-    return Property(
-        "makes its tensors on the inputs' device",
+    return device_property(
         inputs,
         note="torch.tensor([-10.0, 10.0]) or torch.zeros(N) without device= is a CPU tensor "
         "even when the states are on a GPU: use zeros_like, new_tensor or device=state.device",
-        probe=factory_probe,
-        predicate=on_the_inputs_device,
+        what="tensors",
     )
 
 
