@@ -131,6 +131,50 @@ def plain(value: Any) -> Any:
     return value
 
 
+# ----------------------------------------------------------------------------- devices
+
+_CASE_DEVICE = torch.device("cpu")
+
+
+def case_device() -> torch.device:
+    """The device a case's inputs are on where the function under test runs: the CPU,
+    unless a student's ``ppo-course check --device cuda`` asked its worker for another.
+    Probes that build a network or a tensor of their own put it there
+    (:func:`on_case_device`), as a training loop on that device would."""
+    return _CASE_DEVICE
+
+
+def set_case_device(device: str | torch.device) -> None:
+    """Where the cases of this process run (the worker's ``--device``)."""
+    global _CASE_DEVICE
+    _CASE_DEVICE = torch.device(device)
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """``value`` with its tensors (in dicts, lists and tuples, at any depth) and modules on
+    ``device``. A tensor that requires grad stays a leaf that requires grad, as it arrives
+    from a network; other values pass through."""
+    if isinstance(value, torch.Tensor):
+        if value.device == device:
+            return value
+        moved = value.detach().to(device)
+        return moved.requires_grad_(True) if value.requires_grad else moved
+    if isinstance(value, torch.nn.Module):
+        return value.to(device)
+    if isinstance(value, tuple):
+        return tuple(to_device(v, device) for v in value)
+    if isinstance(value, list):
+        return [to_device(v, device) for v in value]
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def on_case_device(value: Any) -> Any:
+    """``value`` moved to :func:`case_device` (unchanged on the CPU)."""
+    return value if _CASE_DEVICE.type == "cpu" else to_device(value, _CASE_DEVICE)
+
+
 def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
     random.seed(seed)

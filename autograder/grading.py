@@ -77,6 +77,7 @@ def grade_folder(
     prepared: Prepared | None = None,
     submission_timeout: float | None = None,
     executor: IsolatedExecutor | None = None,
+    device: str = "cpu",
 ) -> list[ModuleResult]:
     """Grade the submission in ``folder`` on ``modules``, isolated in a worker process.
 
@@ -90,6 +91,8 @@ def grade_folder(
         submission_timeout: wall-clock seconds for the whole submission; what is left
             when they are spent is reported as not run.
         executor: a worker already started on ``folder`` (closed here when done).
+        device: where the cases run (``cuda`` for ``check --device cuda``; the expected
+            values are computed on the CPU all the same).
     """
     import time
 
@@ -98,7 +101,7 @@ def grade_folder(
     results = []
     # The worker starts first, so that its start-up overlaps the building of the cases.
     if executor is None:
-        executor = IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed)
+        executor = IsolatedExecutor(folder, memory_mb=memory_mb, sandboxed=sandboxed, device=device)
     with executor:
         if prepared is None:
             prepared = prepare(modules, seed, timeout)
@@ -118,7 +121,11 @@ def grade_folder(
                     if overlay is not None and check.uses:
                         if deps is None:
                             deps = IsolatedExecutor(
-                                folder, memory_mb=memory_mb, sandboxed=sandboxed, overlay=overlay
+                                folder,
+                                memory_mb=memory_mb,
+                                sandboxed=sandboxed,
+                                overlay=overlay,
+                                device=executor.device,
                             )
                         route = _router(executor, deps)
                     check_result = run_check(

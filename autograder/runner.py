@@ -136,6 +136,9 @@ class IsolatedExecutor:
         overlay: files written over the copy (``{"m04_ppo_clip.py": b"..."}``): how a
             composite function is graded on the reference's earlier functions.
         cpu_s: the worker's CPU-time limit over its life.
+        device: where the worker puts each case's inputs before the call (``cuda`` for a
+            student's ``check --device cuda``); every tensor the function returns must
+            then be on a device of that type.
     """
 
     def __init__(
@@ -145,7 +148,11 @@ class IsolatedExecutor:
         sandboxed: bool = False,
         overlay: dict[str, bytes] | None = None,
         cpu_s: int = 900,
+        device: str = "cpu",
     ) -> None:
+        if sandboxed and device != "cpu":
+            raise ValueError("the sandbox exposes no accelerator: use device='cpu'")
+        self.device = device
         self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         self._scratch.chmod(0o755)
         self.folder = self._scratch / "submission"
@@ -178,6 +185,8 @@ class IsolatedExecutor:
             str(self.limits.nofile),
             "--fsize-mb",
             str(self.limits.fsize_mb),
+            "--device",
+            self.device,
         ]
         if self.sandboxed:
             cmd = sandbox_mod.command(self.folder, worker_args, write_fd)
@@ -384,7 +393,21 @@ class IsolatedExecutor:
             return Failure(
                 "unsendable", f"{function} returned a value the grader cannot read: {exc}"
             )
-        changed = changed_inputs(sent, reply.get("after"))
+        elsewhere = _off_device(reply["value"], self.device)
+        if elsewhere:
+            return Failure(
+                "exception",
+                f"{function} returned a tensor on {elsewhere}, where its inputs are on "
+                f"{self.device}: make new tensors on the inputs' device "
+                "(torch.zeros_like(x), device=x.device) and move nothing to the CPU",
+                printed=printed,
+            )
+        after = reply.get("after")
+        if self.device != "cpu":  # the inputs went to the device: compare the values
+            sent, after = _without_devices(sent), _without_devices(after)
+        # (a meta tensor has no values: on the meta device, which only the tests use to
+        # see where tensors go, there is nothing to compare)
+        changed = changed_inputs(sent, after) if self.device != "meta" else []
         if changed:
             from autograder.core import InputMutated, failure_from_exception
 
@@ -409,6 +432,46 @@ _FAILURE_KINDS = {
     "unsendable",
     "needs",
 }
+
+
+def _tensor_devices(plain: Any, depth: int = 0) -> list[str]:
+    """The devices named by the tensors in a plain value (``wire.py``), in order."""
+    if depth > 40:
+        return []
+    if isinstance(plain, dict):
+        if "$tensor" in plain:
+            return [plain["device"]] if isinstance(plain.get("device"), str) else []
+        return [d for v in plain.values() for d in _tensor_devices(v, depth + 1)]
+    if isinstance(plain, list):
+        return [d for v in plain for d in _tensor_devices(v, depth + 1)]
+    return []
+
+
+def _off_device(plain: Any, device: str) -> str | None:
+    """The first device in ``plain`` that is not of ``device``'s type (None on the CPU,
+    where every case runs unless a student asked for an accelerator)."""
+    if device == "cpu":
+        return None
+    wanted = device.split(":")[0]
+    for name in _tensor_devices(plain):
+        if name.split(":")[0] != wanted:
+            return name
+    return None
+
+
+def _without_devices(plain: Any, depth: int = 0) -> Any:
+    """``plain`` with the devices of its tensors left out (their values are compared)."""
+    if depth > 40:
+        return plain
+    if isinstance(plain, dict):
+        return {
+            k: _without_devices(v, depth + 1)
+            for k, v in plain.items()
+            if not (k == "device" and "$tensor" in plain)
+        }
+    if isinstance(plain, list):
+        return [_without_devices(v, depth + 1) for v in plain]
+    return plain
 
 
 def changed_inputs(sent: Any, after: Any) -> list[str]:

@@ -270,7 +270,10 @@ def plain_command(submission: Path, worker_args: list[str], reply_fd: int) -> li
 
 def worker_env(workdir: Path) -> dict[str, str]:
     """The environment of an unsandboxed worker: as little of the grader's as works."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+    # (the library path and the visible devices: what ``check --device cuda`` needs to
+    # find the GPU's driver)
+    names = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
+    keep = {k: v for k, v in os.environ.items() if k in names}
     keep.update(
         HOME=str(workdir),
         TMPDIR=str(workdir),

@@ -11,6 +11,10 @@ of its own (``--reply-fd``):
   lines the code printed;
 * ``{"op": "stop"}``.
 
+With ``--device cuda`` (a student's ``ppo-course check --device cuda``) the inputs are
+moved to that device before each call; the grader then also requires every tensor the
+function returns to be there.
+
 Before it imports any submission it limits itself (address space, CPU time, open files,
 file size, no core dumps) and forbids itself to create processes (``seccomp.py``). Its
 own standard output and error go to ``/dev/null``; Python-level prints are kept, bounded,
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fsize-mb", type=int, default=64)
     parser.add_argument("--no-process-filter", action="store_true")
     parser.add_argument("--reply-fd", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
     reply_fd = os.dup(args.reply_fd)
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     _defer_dynamo(torch)
 
     from autograder import wire
-    from autograder.core import failure_from_exception, resolve_probe
+    from autograder.core import failure_from_exception, resolve_probe, set_case_device, to_device
     from autograder.runner import reset_torch_state
     from course import impl as impl_loader
     from course.modules import lookup
@@ -186,6 +191,11 @@ def main(argv: list[str] | None = None) -> None:
             filtered = False
 
     folder = os.path.abspath(args.submission)
+    # The cases' inputs go to --device before each call (the grader sends them as CPU
+    # data), and the probes build their networks there.
+    device = torch.device(args.device)
+    set_case_device(device)
+    on_cpu = device.type == "cpu"
 
     def send(message: dict) -> None:
         replies.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
@@ -242,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         numpy.random.seed(0)
         try:
             inputs = wire.from_plain(message["inputs"])
+            if not on_cpu:
+                inputs = to_device(inputs, device)
             value = resolve_probe(message["probe"])(namespace, function, inputs)
             reply = {"value": wire.to_plain(value)}
             try:

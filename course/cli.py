@@ -72,6 +72,29 @@ def _check_seed(args: argparse.Namespace) -> tuple[int | None, str]:
     return seed, f"hidden cases drawn with seed {seed} (--hidden-seed {seed} repeats them)"
 
 
+def _check_device(name: str, sandboxed: bool) -> str:
+    """The device ``check --device`` runs the cases on, validated (a usage error names what
+    is wrong). Checked before torch is imported where it is the CPU."""
+    if name == "cpu":
+        return name
+    if sandboxed:
+        raise UsageError("--device: the sandbox exposes no accelerator; leave out --sandbox")
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device: {name!r} is not a device (cpu, cuda, cuda:1, ...)") from None
+    if device.type == "meta":
+        raise UsageError("--device: a meta tensor holds no values to compare")
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError, AttributeError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--device {name}: not available here ({text})") from None
+    return str(device)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from course import impl
 
@@ -82,6 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     seed, seed_note = _check_seed(args)
     sandboxed = bool(args.sandbox)
+    device = _check_device(args.device, sandboxed)
     if sandboxed:
         from autograder import sandbox
 
@@ -91,7 +115,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from autograder.runner import IsolatedExecutor
 
     # Start the worker before importing torch here: the two imports overlap.
-    executor = IsolatedExecutor(folder, memory_mb=args.memory_mb, sandboxed=sandboxed)
+    executor = IsolatedExecutor(
+        folder, memory_mb=args.memory_mb, sandboxed=sandboxed, device=device
+    )
     from autograder import report
     from autograder.grading import grade_folder
 
@@ -99,7 +125,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     label = impl.describe(args.impl)
     if label != str(folder):
         label = f"{label} ({folder})"
-    print(f"Checking {label}", flush=True)
+    print(f"Checking {label}" + (f" on {device}" if device != "cpu" else ""), flush=True)
 
     try:
         results = grade_folder(
@@ -110,6 +136,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             sandboxed=sandboxed,
             executor=executor,
+            device=device,
         )
     except RuntimeError as exc:  # the worker could not start
         raise UsageError(str(exc)) from None
@@ -395,6 +422,12 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     check.add_argument("--no-color", action="store_true", help="plain text output")
     check.add_argument(
         "--sandbox", action="store_true", help="run the code under bubblewrap, as grade does"
+    )
+    check.add_argument(
+        "--device",
+        default="cpu",
+        help="run every case with its inputs on this device (cuda, cuda:1, ...; default "
+        "cpu): code that is not device-agnostic fails there",
     )
     _add_grading_options(check)
     check.set_defaults(func=cmd_check)

@@ -10,7 +10,15 @@ from torch import nn
 from torch.distributions import Normal
 
 from autograder import draw
-from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property
+from autograder.core import (
+    Check,
+    Fixture,
+    Hidden,
+    InputMutated,
+    Mistake,
+    Property,
+    on_case_device,
+)
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
 from course.modules import BY_ID
@@ -413,6 +421,7 @@ def _draw_actors(g: torch.Generator) -> list[tuple[str, dict[str, Any]]]:
 def _build(ns: Any, function: str, inputs: dict[str, Any]) -> nn.Module:
     """Construct the class under test and load the known weights into it, by name."""
     actor = getattr(ns, function)(inputs["obs_dim"], inputs["act_dim"], inputs["hidden"])
+    actor = on_case_device(actor)  # built on the CPU, then moved, as a trainer does
     named = dict(actor.named_parameters())
     params = inputs["params"]
     if set(named) != set(params):
@@ -451,6 +460,7 @@ def structure_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
     actor = getattr(ns, function)(
         inputs["obs_dim"], inputs["act_dim"], inputs["hidden"], initial_log_std=-0.5
     )
+    actor = on_case_device(actor)  # built on the CPU, then moved, as a trainer does
     log_std = getattr(actor, "log_std", None)
     return {
         "log_std_is_parameter": isinstance(log_std, nn.Parameter),

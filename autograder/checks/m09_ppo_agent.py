@@ -16,7 +16,7 @@ from torch import nn
 from torch.distributions import Categorical
 
 from autograder import draw
-from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.core import Check, Fixture, Hidden, Mistake, Property, on_case_device
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
@@ -30,7 +30,10 @@ def layer_init_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str
     torch.manual_seed(int(inputs["seed"]))
     layer = nn.Linear(int(inputs["in_features"]), int(inputs["out_features"]))
     out = getattr(ns, function)(layer, inputs["std"], inputs["bias_const"])
-    return {"weight": layer.weight, "bias": layer.bias, "returns_the_layer": out is layer}
+    # Layers are initialised where networks are built, on the CPU (a trainer moves the
+    # network afterwards): only what is returned goes to the case's device.
+    facts = {"weight": layer.weight, "bias": layer.bias, "returns_the_layer": out is layer}
+    return on_case_device(facts)
 
 
 def layer_init_defaults_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def layer_init_defaults_probe(ns: Any, function: str, inputs: dict[str, Any]) ->
     getattr(ns, function)(layer)
     w = layer.weight.detach().double()
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    return {"gram": gram.float(), "bias": layer.bias}
+    return on_case_device({"gram": gram.float(), "bias": layer.bias})
 
 
 def _layer_case(seed: int, in_features: int, out_features: int, std: float, bias: float):
@@ -164,10 +167,12 @@ def annealing_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
     returned = getattr(ns, function)(
         optimizer, int(inputs["update"]), int(inputs["num_updates"]), inputs["initial_lr"]
     )
-    return {
-        "returned": returned if returned is None else float(returned),
-        "group_lrs": torch.tensor([group["lr"] for group in optimizer.param_groups]),
-    }
+    return on_case_device(
+        {
+            "returned": returned if returned is None else float(returned),
+            "group_lrs": torch.tensor([group["lr"] for group in optimizer.param_groups]),
+        }
+    )
 
 
 def schedule_probe(ns: Any, function: str, inputs: dict[str, Any]) -> torch.Tensor:
@@ -178,7 +183,7 @@ def schedule_probe(ns: Any, function: str, inputs: dict[str, Any]) -> torch.Tens
     for update in range(1, int(inputs["num_updates"]) + 1):
         getattr(ns, function)(optimizer, update, int(inputs["num_updates"]), inputs["initial_lr"])
         rates.append(optimizer.param_groups[0]["lr"])
-    return torch.tensor(rates, dtype=torch.float64)
+    return on_case_device(torch.tensor(rates, dtype=torch.float64))
 
 
 def _annealing(update: int, num_updates: int, initial_lr: float) -> dict[str, Any]:
@@ -273,6 +278,7 @@ def _build(ns: Any, inputs: dict[str, Any], any_log_std_shape: bool = False) -> 
     the sampling only."""
     obs_space, act_space = _spaces(inputs)
     agent = ns.ActorCritic(obs_space, act_space, hidden=int(inputs["hidden"]))
+    agent = on_case_device(agent)  # built on the CPU, then moved, as a trainer does
     params = inputs.get("params")
     if params is not None:
         own, given = agent.state_dict().get("log_std"), params.get("log_std")
@@ -325,7 +331,7 @@ def init_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]
         facts[f"{name} gains"] = torch.tensor(gains)
     if inputs["kind"] == "continuous":
         facts["log_std"] = agent.log_std.detach()
-    return facts
+    return on_case_device(facts)  # facts of a network built on the CPU, as trainers do
 
 
 def sample_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -817,6 +823,7 @@ def update_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, An
         int(inputs["agent_seed"]),
         inputs["scale"],
     )
+    agent = on_case_device(agent)  # the batch is on the case's device
     optimizer = torch.optim.SGD(agent.parameters(), lr=inputs["lr"])
     # The caller's own dict: the grader compares it after the call, so a write into it
     # (batch["advantages"] = ...) is seen, as the rollout that still needs it would see it.

@@ -18,7 +18,16 @@ from torch.overrides import TorchFunctionMode
 
 from autograder import draw
 from autograder.checks import device_property
-from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
+from autograder.core import (
+    Check,
+    Fixture,
+    Hidden,
+    Mistake,
+    Property,
+    call,
+    clone_inputs,
+    on_case_device,
+)
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
@@ -165,7 +174,7 @@ def op_count_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, 
     """How many torch operations one call makes, for a small and a larger batch."""
     counts = {}
     for n in (int(inputs["small"]), int(inputs["large"])):
-        args = _builder(function)(draw.generator(int(inputs["seed"])), n)
+        args = on_case_device(_builder(function)(draw.generator(int(inputs["seed"])), n))
         with CountOps() as counter:
             getattr(ns, function)(*args.values())
         counts[f"N={n}"] = counter.count
@@ -188,6 +197,7 @@ def big_batch_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
     rows alone."""
     fn = getattr(ns, function)
     args = _builder(function)(draw.generator(int(inputs["seed"])), int(inputs["n"]))
+    args = on_case_device(args)
     out = fn(*args.values())
     head = {k: v[:16] if isinstance(v, torch.Tensor) else v for k, v in args.items()}
     small = fn(*head.values())
@@ -236,8 +246,9 @@ def both_pushes_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[st
     """The next states from the same states with every action 0 and every action 1."""
     state = inputs["state"]
     n = state.shape[0]
-    left = call(ns, function, {"state": state, "action": torch.zeros(n, dtype=torch.int64)})
-    right = call(ns, function, {"state": state, "action": torch.ones(n, dtype=torch.int64)})
+    pushes = {a: torch.full((n,), a, dtype=torch.int64, device=state.device) for a in (0, 1)}
+    left = call(ns, function, {"state": state, "action": pushes[0]})
+    right = call(ns, function, {"state": state, "action": pushes[1]})
     return {"left": left, "right": right}
 
 
@@ -286,7 +297,8 @@ def torque_bounds_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[
     state, n = inputs["state"], inputs["state"].shape[0]
     out = {}
     for label, torque in (("+5", 5.0), ("+2", 2.0), ("-7", -7.0), ("-2", -2.0)):
-        out[label] = call(ns, function, {"state": state, "action": torch.full((n, 1), torque)})
+        action = torch.full((n, 1), torque, device=state.device)
+        out[label] = call(ns, function, {"state": state, "action": action})
     return out
 
 
@@ -301,7 +313,7 @@ def _torque_clipped(received: Any, inputs: dict[str, Any]) -> str | None:
 def full_turn_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The reward of a state and of the same state one turn further."""
     state = inputs["state"]
-    turned = state + torch.tensor([2 * math.pi, 0.0])
+    turned = state + torch.tensor([2 * math.pi, 0.0], device=state.device)
     return {
         "reward": call(ns, function, inputs)[1],
         "turned": call(ns, function, {"state": turned, "action": inputs["action"]})[1],
