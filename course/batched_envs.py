@@ -76,14 +76,16 @@ class BatchedEnv:
         self._seed(seed)
         # the wrapper's own buffers, reused at every step (never handed out): the block of
         # fresh initial states and the step counters
-        pool = (self.POOL_STEPS, self.state_dim, num_envs)
-        self._pool_array = np.empty(pool, dtype=self._numpy_dtype) if on_host else None
+        block = (self.state_dim, num_envs)
+        self._fresh_array = np.empty(block, dtype=self._numpy_dtype) if on_host else None
         if on_host:  # the same memory seen by torch and by numpy
-            self._pool = torch.from_numpy(self._pool_array)
+            self._fresh_block = torch.from_numpy(self._fresh_array)
         else:
-            self._pool = torch.empty(pool, device=self.device, dtype=dtype)
-        self._fresh_views = [block.t() for block in self._pool]  # each (N, state_dim)
-        self._pool_index = self.POOL_STEPS
+            self._fresh_block = torch.empty(block, device=self.device, dtype=dtype)
+        self._fresh_state = self._fresh_block.t()  # (N, state_dim), columns contiguous
+        shortest = min(self.MIN_EPISODE_STEPS, self.max_episode_steps)
+        self.fresh_every = max(1, min(self.FRESH_EVERY, shortest // 2))
+        self._fresh_age = self.fresh_every
         self.state = torch.zeros(num_envs, self.state_dim, device=self.device, dtype=dtype)
         self.steps = torch.zeros(num_envs, device=self.device, dtype=torch.int32)
         self.observation_space = spaces.Box(
@@ -101,17 +103,20 @@ class BatchedEnv:
     def obs_dim(self) -> int:
         return self.single_observation_space.shape[0]
 
-    #: Fresh initial states are drawn for this many steps at once (one random-number call
-    #: instead of one per step; every step still gets its own draws).
-    POOL_STEPS = 8
+    #: The fewest steps an episode can last, from any initial state and whatever the
+    #: actions (each task says; the time limit bounds it too).
+    MIN_EPISODE_STEPS: int
+    #: The block of fresh initial states is drawn again every this many steps at most,
+    #: and at most every ``MIN_EPISODE_STEPS // 2``: an env resets at most once in
+    #: ``MIN_EPISODE_STEPS`` steps, so no fresh state is ever used twice.
+    FRESH_EVERY = 8
 
     def _draw(self, out: torch.Tensor, array: np.ndarray | None = None) -> torch.Tensor:
-        """Fill ``out`` (steps, state_dim, N) with initial states, uniform in [-high, high]
+        """Fill ``out`` (..., state_dim, N) with initial states, uniform in [-high, high]
         row by row. On the CPU, where ``array`` is ``out`` seen as a numpy array, numpy's
         generator (PCG64) fills it: it draws floats faster than torch's CPU generator (a
-        Mersenne twister), and the draws are most of what a step costs beyond the dynamics.
-        Elsewhere, the env's ``torch.Generator`` on the device (one call per state
-        variable, or one for all where every variable has the same range)."""
+        Mersenne twister). Elsewhere, the env's ``torch.Generator`` on the device (one call
+        per state variable, or one for all where every variable has the same range)."""
         if array is not None:
             self._numpy_rng.random(out=array, dtype=array.dtype)
             np.multiply(array, self._width, out=array)
@@ -121,7 +126,7 @@ class BatchedEnv:
             high = self._reset_high[0]
             return out.uniform_(-high, high, generator=self.generator)
         for j, high in enumerate(self._reset_high):
-            out[:, j].uniform_(-high, high, generator=self.generator)
+            out[..., j, :].uniform_(-high, high, generator=self.generator)
         return out
 
     def initial_states(self, steps: int = 1) -> torch.Tensor:
@@ -139,23 +144,24 @@ class BatchedEnv:
         return states[0] if steps == 1 else states
 
     def _fresh(self) -> torch.Tensor:
-        """The next step's fresh states (N, state_dim): a view of the pool, which is drawn
-        again in place every ``POOL_STEPS`` steps (one random-number call instead of one
-        per step; every step still gets its own draws). Only the graded ``autoreset``
-        reads it, and that returns a new tensor."""
-        if self._pool_index == self.POOL_STEPS:
-            self._draw(self._pool, self._pool_array)
-            self._pool_index = 0
-        fresh = self._fresh_views[self._pool_index]
-        self._pool_index += 1
-        return fresh
+        """The fresh states (N, state_dim) that this step's resets take: one block, drawn
+        again in place every :attr:`fresh_every` steps. Finding out which rows a step
+        resets would cost a synchronisation on an accelerator, so every row has a state
+        ready; as an env resets at most once in ``MIN_EPISODE_STEPS`` steps, and the block
+        changes at least twice in that time, no state is taken twice. Only the graded
+        ``autoreset`` reads the block, and that returns a new tensor."""
+        if self._fresh_age == self.fresh_every:
+            self._draw(self._fresh_block, self._fresh_array)
+            self._fresh_age = 0
+        self._fresh_age += 1
+        return self._fresh_state
 
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         """Start an episode in every env; returns ``(obs (N, obs_dim), {})``."""
         if seed is not None:
             self._seed(seed)
         self.state = self.initial_states()
-        self._pool_index = self.POOL_STEPS
+        self._fresh_age = self.fresh_every
         self.steps.zero_()
         return self.observe(self.state), {}
 
@@ -164,7 +170,7 @@ class BatchedEnv:
         """One step of every env, with same-step autoreset (see the module's docstring).
 
         Every tensor it returns is new (the next step does not overwrite it); the step
-        counters and the pool of fresh states are the wrapper's own, updated in place.
+        counters and the block of fresh states are the wrapper's own, updated in place.
         The step runs under ``torch.inference_mode()``, which skips autograd's
         bookkeeping (on the CPU a sixth of a step's time): what it returns is data, as
         gymnasium's arrays are. Copy it into a buffer, compute from it, feed it to a
@@ -197,6 +203,9 @@ class BatchedCartPole(BatchedEnv):
     uniform in [-0.05, 0.05]^4 (as gymnasium's ``CartPoleEnv``)."""
 
     max_episode_steps = 500
+    #: From the initial box, the pole needs 8 steps to pass 12 degrees even when every push
+    #: tips it further (``tests/test_m10_batched_envs.py`` searches for a faster fall).
+    MIN_EPISODE_STEPS = 8
     state_dim = 4
     initial_high = (0.05, 0.05, 0.05, 0.05)
     single_action_space = spaces.Discrete(2)
@@ -223,6 +232,7 @@ class BatchedPendulum(BatchedEnv):
     gymnasium's ``PendulumEnv``)."""
 
     max_episode_steps = 200
+    MIN_EPISODE_STEPS = 200  # it never terminates: only the time limit ends an episode
     state_dim = 2
     initial_high = (math.pi, 1.0)
     single_action_space = spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)

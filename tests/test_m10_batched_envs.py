@@ -10,6 +10,8 @@ are compared at every step.
 
 from __future__ import annotations
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -122,6 +124,72 @@ def test_steps_return_data_that_a_clone_makes_differentiable():
     assert net.weight.grad is not None
     with pytest.raises(RuntimeError, match=r"[Ii]nference tensor"):
         net(obs).sum().backward()  # the trap the docstring names
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_cartpole_episode_is_shorter_than_its_stated_minimum(dtype):
+    """What the block of fresh states relies on: from anywhere in the initial box, the
+    pole takes ``MIN_EPISODE_STEPS`` steps to fall, whether every push tips it further,
+    every push goes one way, or the pushes are random."""
+    g = torch.Generator().manual_seed(0)
+    corners = torch.tensor(list(itertools.product([-0.05, 0.05], repeat=4)), dtype=dtype)
+    start = torch.cat([corners, (torch.rand(20_000, 4, generator=g, dtype=dtype) - 0.5) / 10])
+    n = len(start)
+    policies = {
+        "tip further": lambda s: (s[:, 2] + 0.02 * s[:, 3] < 0).long(),
+        "always left": lambda s: torch.zeros(n, dtype=torch.int64),
+        "always right": lambda s: torch.ones(n, dtype=torch.int64),
+        "random": lambda s: torch.randint(0, 2, (n,), generator=g),
+    }
+    for name, policy in policies.items():
+        state, ended = start.clone(), torch.zeros(n, dtype=torch.bool)
+        for step in range(1, BatchedCartPole.MIN_EPISODE_STEPS + 1):
+            state = ref.cartpole_step(state, policy(state))
+            ended |= ref.cartpole_terminated(state)
+            if step < BatchedCartPole.MIN_EPISODE_STEPS:
+                assert not ended.any(), f"{name}: an episode ended after {step} steps"
+        if name == "tip further":  # the bound is tight: the fastest falls take 8 steps
+            assert ended.any()
+
+
+def _reset_states(envs, steps: int, actions) -> torch.Tensor:
+    """The start state of every episode begun by an autoreset over ``steps`` steps."""
+    envs.reset(seed=5)
+    starts = []
+    for t in range(steps):
+        _, _, terminated, truncated, _ = envs.step(actions(t))
+        done = terminated | truncated
+        starts.append(envs.state[done].clone())
+    return torch.cat(starts)
+
+
+@pytest.mark.parametrize(
+    ("make", "steps"),
+    [
+        (lambda: BatchedCartPole(64, seed=5, impl=ref), 3000),
+        (lambda: BatchedCartPole(16, seed=5, impl=ref, max_episode_steps=1), 200),
+        (lambda: BatchedPendulum(16, seed=5, impl=ref, max_episode_steps=5), 1000),
+    ],
+    ids=["cartpole", "every-step-a-reset", "pendulum-short-limit"],
+)
+def test_no_fresh_state_is_used_twice_and_they_fill_the_box(make, steps):
+    envs = make()
+    g = torch.Generator().manual_seed(1)
+    shape = (envs.num_envs,) if isinstance(envs, BatchedCartPole) else (envs.num_envs, 1)
+    if isinstance(envs, BatchedCartPole):
+        actions = lambda t: torch.randint(0, 2, shape, generator=g)  # noqa: E731
+    else:
+        actions = lambda t: torch.rand(shape, generator=g) * 4 - 2  # noqa: E731
+    starts = _reset_states(envs, steps, actions)
+    assert len(starts) > 1000
+    assert len({tuple(row.tolist()) for row in starts}) == len(starts)
+    high = torch.tensor(envs.initial_high, dtype=starts.dtype)
+    assert bool((starts.abs() <= high).all())
+    # uniform in [-high, high]: mean 0 and standard deviation high / sqrt(3), each within
+    # five standard errors
+    n = len(starts)
+    assert bool((starts.mean(0).abs() <= 5 * high / (3 * n) ** 0.5).all())
+    assert torch.allclose(starts.std(0), high / 3**0.5, rtol=2.5 * (0.8 / n) ** 0.5)
 
 
 def test_unknown_env_is_a_one_line_error():
