@@ -136,16 +136,9 @@ def plain(value: Any) -> Any:
 _CASE_DEVICE = torch.device("cpu")
 
 
-def case_device() -> torch.device:
-    """The device a case's inputs are on where the function under test runs: the CPU,
-    unless a student's ``ppo-course check --device cuda`` asked its worker for another.
-    Probes that build a network or a tensor of their own put it there
-    (:func:`on_case_device`), as a training loop on that device would."""
-    return _CASE_DEVICE
-
-
 def set_case_device(device: str | torch.device) -> None:
-    """Where the cases of this process run (the worker's ``--device``)."""
+    """Where the cases of this process run: the CPU, unless a student's ``ppo-course check
+    --device cuda`` asked its worker for another (the worker's ``--device``)."""
     global _CASE_DEVICE
     _CASE_DEVICE = torch.device(device)
 
@@ -171,7 +164,9 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 
 def on_case_device(value: Any) -> Any:
-    """``value`` moved to :func:`case_device` (unchanged on the CPU)."""
+    """``value`` moved to the device the cases run on (unchanged on the CPU): how a probe
+    puts a network or a tensor of its own where the inputs are, as a training loop on that
+    device would."""
     return value if _CASE_DEVICE.type == "cpu" else to_device(value, _CASE_DEVICE)
 
 

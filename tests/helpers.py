@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from autograder import engine
 from course.modules import Module
 
@@ -18,6 +20,13 @@ def run_in_process(check, namespace, seed: int = 1234):
     """Grade ``namespace`` on ``check`` here (no worker), with hidden cases."""
     reference = engine.reference(check.module)
     return engine.run_check(check, engine.InProcessExecutor(namespace), reference, seed)
+
+
+def results_by_check(path) -> dict[str, dict]:
+    """The tests of a ``--json`` results file, by check id (``m01.discounted_returns``)."""
+    import json
+
+    return {t["name"].split(":")[0]: t for t in json.loads(Path(path).read_text())["tests"]}
 
 
 def check_of(module_id: str, function: str):

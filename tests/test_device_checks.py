@@ -20,7 +20,7 @@ from autograder import engine
 from autograder.core import Case, Outcome, clone_inputs, set_case_device, to_device
 from autograder.runner import IsolatedExecutor
 from course.modules import lookup
-from tests.helpers import check_of
+from tests.helpers import check_of, results_by_check
 from tests.submissions import make_submission
 
 MODULES = [m.id for m in engine.graded_modules()]
@@ -187,7 +187,6 @@ def test_on_cuda_the_reference_gets_full_marks_and_a_cpu_buffer_fails(tmp_path):
     folder = make_submission(tmp_path / "sub", {"m01": {"discounted_returns": CPU_BUFFER}})
     _cli("check", "m01", "--impl", str(folder), "--device", "cuda", "--json", "s.json",
          cwd=tmp_path)  # fmt: skip
-    report = json.loads((tmp_path / "s.json").read_text())
-    tests = {t["name"].split(":")[0]: t for t in report["tests"]}
+    tests = results_by_check(tmp_path / "s.json")
     assert tests["m01.discounted_returns"]["status"] == "failed"
     assert tests["m01.categorical_entropy"]["status"] == "passed"

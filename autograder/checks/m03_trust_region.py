@@ -792,14 +792,10 @@ def _quadratic_evaluate(inputs: dict[str, Any], tried: list[float]):
     return evaluate
 
 
-def _run_line_search(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[Any, list[float]]:
-    tried: list[float] = []
-    if "improvements" in inputs:
-        evaluate = _table_evaluate(inputs, tried)
-    else:
-        evaluate = _quadratic_evaluate(inputs, tried)
-    full_step = inputs["full_step"].clone()
-    out = getattr(ns, function)(
+def _search(ns: Any, function: str, evaluate, full_step: torch.Tensor, inputs: dict[str, Any]):
+    """The line search of ``ns`` called with ``evaluate``, ``full_step`` and the case's
+    settings."""
+    return getattr(ns, function)(
         evaluate,
         full_step,
         inputs["expected_improve"],
@@ -807,6 +803,16 @@ def _run_line_search(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[An
         inputs["max_backtracks"],
         inputs["accept_ratio"],
     )
+
+
+def _run_line_search(ns: Any, function: str, inputs: dict[str, Any]) -> tuple[Any, list[float]]:
+    tried: list[float] = []
+    if "improvements" in inputs:
+        evaluate = _table_evaluate(inputs, tried)
+    else:
+        evaluate = _quadratic_evaluate(inputs, tried)
+    full_step = inputs["full_step"].clone()
+    out = _search(ns, function, evaluate, full_step, inputs)
     if not torch.equal(full_step, inputs["full_step"]):
         raise InputMutated(["full_step"])
     return out, tried
@@ -967,14 +973,7 @@ def line_search_factory_probe(ns: Any, function: str, inputs: dict[str, Any]) ->
     evaluate = _table_evaluate(inputs, [])
 
     def search(full_step: torch.Tensor) -> Any:
-        return getattr(ns, function)(
-            evaluate,
-            full_step,
-            inputs["expected_improve"],
-            inputs["max_kl"],
-            inputs["max_backtracks"],
-            inputs["accept_ratio"],
-        )
+        return _search(ns, function, evaluate, full_step, inputs)
 
     args = {"full_step": inputs["full_step"].clone()}
     return factory_probe(SimpleNamespace(**{function: search}), function, args)
