@@ -10,9 +10,10 @@ Two measurements, run side by side in one process tree:
    of 8 action arrays drawn beforehand, so only the stepping is timed; CUDA timings
    synchronise before the clock is read.
 2. Training: ``ppo-course train`` with the reference, the gymnasium backend against the
-   torch backend (CPU; CUDA when present; ``--nproc 2`` on the CPU), over 5 seeds: wall
-   time to solve (median; an unsolved run counts its whole time) and env steps per
-   second over the run.
+   torch backend (CPU; CUDA when present; ``--nproc 2`` on the CPU; with ``--compile``,
+   compiled, and on CUDA with CUDA graphs too), over 5 seeds: wall time to solve
+   (median; an unsolved run counts its whole time; compiling happens before the clock
+   starts and has a column of its own) and env steps per second over the run.
 
 It writes ``benchmarks/results/gpu.json``, the table ``docs/assets/gpu_benchmark.md`` and
 the figure ``docs/assets/figures/m10_benchmark.png``, with the machine and device names.
@@ -155,13 +156,29 @@ def raw_rows(sizes, max_numpy: int, max_sync: int, max_cpu: int, compile_: bool)
     return rows
 
 
-def training_rows(envs: list[str], seeds: int, extra: list[tuple[str, dict]]) -> list:
+def training_setups(compile_: bool, nproc: bool = True) -> list[tuple[str, dict]]:
+    """The training runs compared: the gymnasium backend, the torch backend on the CPU
+    (with ``--nproc 2``, and compiled with ``--compile``), and on CUDA when present
+    (eager; compiled and with CUDA graphs with ``--compile``)."""
+    cpu = {"env_backend": "torch", "device": "cpu"}
+    setups = [("gymnasium (cpu)", {"env_backend": "gymnasium", "device": "cpu"})]
+    setups.append(("torch (cpu)", cpu))
+    if compile_:
+        setups.append(("torch (cpu, --compile)", {**cpu, "compile": "compile"}))
+    if nproc:
+        setups.append(("torch (cpu, --nproc 2)", {**cpu, "nproc": 2}))
+    if torch.cuda.is_available():
+        cuda = {"env_backend": "torch", "device": "cuda"}
+        setups.append(("torch (cuda)", cuda))
+        if compile_:
+            setups.append(("torch (cuda, --compile)", {**cuda, "compile": "compile"}))
+            setups.append(("torch (cuda, --cuda-graphs)", {**cuda, "compile": "cuda-graphs"}))
+    return setups
+
+
+def training_rows(envs: list[str], seeds: int, setups: list[tuple[str, dict]]) -> list:
     from course.train import run
 
-    setups = [("gymnasium (cpu)", {"env_backend": "gymnasium", "device": "cpu"})]
-    setups += [("torch (cpu)", {"env_backend": "torch", "device": "cpu"}), *extra]
-    if torch.cuda.is_available():
-        setups.append(("torch (cuda)", {"env_backend": "torch", "device": "cuda"}))
     rows = []
     for env_id in envs:
         runs: dict[str, list] = {label: [] for label, _ in setups}
@@ -189,6 +206,7 @@ def training_rows(envs: list[str], seeds: int, extra: list[tuple[str, dict]]) ->
                         r["total_steps"] / max(r["wall_seconds"], 1e-9) for r in done
                     ),
                     "seconds_to_solve": times,
+                    "warmup_seconds": statistics.median(r.get("warmup_seconds") or 0 for r in done),
                 }
             )
     return rows
@@ -208,13 +226,17 @@ def write_table(result: dict, path: Path) -> None:
     lines.append("|---:|" + "---:|" * len(columns))
     for row in raw:
         lines.append(f"| {row['N']:,} | " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
-    lines += ["", "| env | setup | solved | median time to solve | median steps | steps/s |"]
-    lines.append("|---|---|---:|---:|---:|---:|")
+    header = "| env | setup | solved | median time to solve | median steps | steps/s |"
+    warm = any(row.get("warmup_seconds") for row in train)
+    lines += ["", header + (" compiling (before the clock) |" if warm else "")]
+    lines.append("|---|---|---:|---:|---:|---:|" + ("---:|" if warm else ""))
     for row in train:
+        compiling = row.get("warmup_seconds")
         lines.append(
             f"| {row['env']} | {row['setup']} | {row['solved']}/{row['seeds']} | "
             f"{row['median_seconds_to_solve']:.1f} s | {row['median_steps_to_solve']:,.0f} | "
             f"{row['steps_per_second']:,.0f} |"
+            + ((f" {compiling:.1f} s |" if compiling else " |") if warm else "")
         )
     device = f", GPU {info['gpu']}" if "gpu" in info else ", no GPU"
     lines += [
@@ -268,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-n", type=int, default=2**20)
     parser.add_argument("--max-cpu", type=int, default=2**18, help="largest N on the CPU")
     parser.add_argument("--max-sync", type=int, default=1024, help="largest SyncVectorEnv")
-    parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
+    parser.add_argument(
+        "--compile", action="store_true", help="add torch.compile (and CUDA graph) rows"
+    )
+    parser.add_argument("--no-nproc", action="store_true", help="no --nproc 2 training row")
     parser.add_argument("--no-training", action="store_true")
     parser.add_argument("--pendulum", action="store_true", help="train Pendulum-v1 too")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu.json"))
@@ -286,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": machine()}
     result["raw"] = raw_rows(sizes, args.max_cpu, args.max_sync, args.max_cpu, args.compile)
     envs = ["CartPole-v1"] + (["Pendulum-v1"] if args.pendulum and not args.quick else [])
-    extra = [("torch (cpu, --nproc 2)", {"env_backend": "torch", "device": "cpu", "nproc": 2})]
-    result["training"] = [] if args.no_training else training_rows(envs, seeds, extra)
+    setups = training_setups(args.compile, nproc=not args.no_nproc)
+    result["training"] = [] if args.no_training else training_rows(envs, seeds, setups)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     write_table(result, Path(args.table))

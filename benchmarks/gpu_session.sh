@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one run of at most nine and a half minutes: the tests
-# that skip without CUDA (among them the reference's checks with every case on the GPU),
-# one on-device training run, and m10's benchmark (its table and plot, with the machine's
-# names).
+# that skip without CUDA (among them the reference's checks with every case on the GPU,
+# and training with --compile and --cuda-graphs), one on-device training run, and m10's
+# benchmark (its table and plot, with the machine's names).
 #
 #   bash benchmarks/gpu_session.sh [OUT]        # results under OUT (default gpu-session/)
 #
@@ -33,15 +33,20 @@ print("device:", torch.cuda.get_device_name(0))
 EOF
 
 log "tests that need CUDA"
-timeout 200 "$PY" -m pytest -q -rs -p no:cacheprovider \
+timeout 170 "$PY" -m pytest -q -rs -p no:cacheprovider \
     tests/test_device_checks.py tests/test_m10_batched_envs.py \
     tests/test_m10_device_training.py tests/test_m10_benchmark.py 2>&1 | tee "$OUT/tests.txt"
 
+log "compiled and CUDA-graph training on the GPU"
+timeout 120 "$PY" -m pytest -q -rs -p no:cacheprovider \
+    "tests/test_m10_compile_training.py::test_on_cuda_compiled_and_cuda_graph_training_solve_cartpole" \
+    2>&1 | tee "$OUT/tests_compile.txt"
+
 log "CartPole-v1 trained on the GPU"
-timeout 90 "$PY" -m course.cli train CartPole-v1 --env-backend torch --device cuda \
+timeout 60 "$PY" -m course.cli train CartPole-v1 --env-backend torch --device cuda \
     --impl solutions --seed 1 --out "$OUT/runs" --summary "$OUT/cartpole_cuda.json" \
     2>&1 | tail -5
 
 log "m10's benchmark"
-timeout 270 "$PY" benchmarks/gpu.py --compile --seeds 2 --out "$OUT/gpu.json" \
+timeout 210 "$PY" benchmarks/gpu.py --compile --no-nproc --seeds 2 --out "$OUT/gpu.json" \
     --table "$OUT/gpu_benchmark.md" --plot "$OUT/m10_benchmark.png" 2>&1 | tail -40

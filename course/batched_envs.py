@@ -156,8 +156,10 @@ class BatchedEnv:
         self._fresh_age += 1
         return self._fresh_state
 
+    @torch.inference_mode()
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Start an episode in every env; returns ``(obs (N, obs_dim), {})``."""
+        """Start an episode in every env; returns ``(obs (N, obs_dim), {})``, data like
+        what :meth:`step` returns (made under ``torch.inference_mode()``)."""
         if seed is not None:
             self._seed(seed)
         self.state = self.initial_states()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -124,6 +125,24 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="gymnasium vector envs on the CPU (default), or m10's batched envs as tensors "
         "on the training device (CartPole-v1, Pendulum-v1; PPO)",
     )
+    compiling = parser.add_mutually_exclusive_group()
+    compiling.add_argument(
+        "--compile",
+        dest="compile",
+        action="store_const",
+        const="compile",
+        default=None,
+        help="with --env-backend torch: torch.compile the env functions, the policy's "
+        "sampling and the minibatch loss, before the clock starts",
+    )
+    compiling.add_argument(
+        "--cuda-graphs",
+        dest="compile",
+        action="store_const",
+        const="cuda-graphs",
+        help="with --env-backend torch --device cuda: as --compile, and replay the compiled "
+        "kernels as CUDA graphs (torch.compile's reduce-overhead mode)",
+    )
     parser.add_argument(
         "--nproc",
         type=int,
@@ -162,6 +181,7 @@ def run(
     env_backend: str = "gymnasium",
     nproc: int = 1,
     eval_episodes: int | None = None,
+    compile: str | None = None,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` with the graded functions of ``impl``; return the
     summary (also written to the run folder).
@@ -190,6 +210,7 @@ def run(
         "progress": progress,
         "env_backend": env_backend,
         "eval_episodes": eval_episodes,
+        "compile": compile,
     }
     prepare(**options, nproc=nproc)  # every usage error here, before any process starts
     if nproc < 1:
@@ -239,6 +260,17 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
     several = options.get("nproc", 1) > 1 or distributed.launched_by_torchrun()
     if several and not on_device:
         raise UsageError("--nproc needs --env-backend torch")
+    compiling = options.get("compile")
+    if compiling is not None and not on_device:
+        raise UsageError(f"--{compiling} needs --env-backend torch")
+    if compiling is not None:
+        from course.train.ppo_device import make_minibatch_loss
+
+        if make_minibatch_loss is None:
+            raise UsageError(
+                f"--{compiling} compiles the course's device update, which this "
+                "copy of the course does not have (it is the instructor's)"
+            )
     try:
         implementation = impl_loader.Implementation(options["impl"])
         for module in chosen.modules + (("m10",) if on_device else ()):
@@ -272,6 +304,11 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
         torch_device = resolve_device(options["device"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if compiling == "cuda-graphs" and torch_device.type != "cuda":
+        raise UsageError(
+            "--cuda-graphs needs a CUDA device (--device cuda): CUDA graphs are "
+            "recordings of CUDA kernels; on the CPU, --compile"
+        )
     if torch_device.type == "cpu":
         torch.set_num_threads(max(1, options["threads"]))
     return chosen, implementation, config, torch_device
@@ -318,7 +355,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
             raise UsageError(_not_implemented_message(exc, implementation.label)) from None
         except Exception as exc:
             report_failure(exc, implementation)
-        train = train_on_device
+        train = functools.partial(train_on_device, compile=options.get("compile"))
     else:
         envs = make_vector_env(env_id, config.num_envs, seed)  # the id was checked by prepare
         envs.reset(seed=seed)
@@ -335,6 +372,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         "device": str(torch_device),
         "env_backend": options["env_backend"],
         "world_size": world,
+        "compile": options.get("compile"),
         "config": chosen.settings(config),
     }
     if rank == 0:
@@ -411,6 +449,7 @@ def run_from_cli(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         env_backend=args.env_backend,
         nproc=args.nproc,
+        compile=args.compile,
         eval_episodes=args.eval_episodes,
     )
     if summary is None:  # a process other than rank 0 under torchrun

@@ -37,6 +37,32 @@ def _normalize(m02: Any, advantages: torch.Tensor) -> torch.Tensor:
     return m02.normalize_advantages(gathered)[start : start + advantages.shape[0]]
 
 
+def make_minibatch_loss(agent: nn.Module, config: Any, impl: Any):
+    """The losses of one minibatch, as a function of its tensors alone (so that
+    ``torch.compile`` can take it whole, forward and backward):
+
+        loss_fn(obs, actions, old_log_probs, advantages, old_values, returns)
+            -> (loss, policy_loss, value_loss, entropy (B,), ratio (B,), new_log_probs (B,))
+
+    ``advantages`` come normalised already (over the global minibatch with several
+    processes, which needs the other processes: outside what is compiled). The functions
+    are m03's ratio, m04's clipped surrogate and m05's losses of ``impl``; the config's
+    coefficients are constants of the function."""
+    m03, m04, m05 = (impl.module(m) for m in ("m03", "m04", "m05"))
+    clip_coef, clip_vloss = config.clip_coef, config.clip_vloss
+    vf_coef, ent_coef = config.vf_coef, config.ent_coef
+
+    def minibatch_loss(obs, actions, old_log_probs, advantages, old_values, returns):
+        _, new_log_probs, entropy, new_values = agent.get_action_and_value(obs, actions)
+        ratio = m03.probability_ratio(new_log_probs, old_log_probs)
+        pg_loss = m04.clipped_surrogate_loss(advantages, ratio, clip_coef)
+        v_loss = m05.value_loss(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef)
+        loss = m05.ppo_loss(pg_loss, v_loss, m05.entropy_loss(entropy, ent_coef))
+        return loss, pg_loss, v_loss, entropy, ratio, new_log_probs
+
+    return minibatch_loss
+
+
 def ppo_update_on_device(
     agent: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -44,6 +70,7 @@ def ppo_update_on_device(
     config: Any,
     generator: torch.Generator,
     impl: Any,
+    loss_fn: Any = None,
 ) -> dict[str, torch.Tensor]:
     """One PPO update (m09's ``ppo_update``) whose diagnostics stay tensors.
 
@@ -52,13 +79,17 @@ def ppo_update_on_device(
             ``batch`` has leading size B and lives on the agent's device.
         generator: a ``torch.Generator`` on the same device (the minibatch order).
         impl: the implementation whose m02-m05 and m07 functions are used.
+        loss_fn: the minibatch's losses, :func:`make_minibatch_loss`'s function (or
+            that function through ``torch.compile``); None: made here, eager.
 
     Returns:
         0-dim tensors on the device: ``policy_loss``, ``value_loss``, ``entropy``,
         ``clip_fraction`` (means over the minibatch steps), ``approx_kl`` (mean k3 of the
         last epoch), ``explained_variance``, ``epochs``.
     """
-    m02, m03, m04, m05, m07 = (impl.module(m) for m in ("m02", "m03", "m04", "m05", "m07"))
+    m02, m03, m07 = (impl.module(m) for m in ("m02", "m03", "m07"))
+    if loss_fn is None:
+        loss_fn = make_minibatch_loss(agent, config, impl)
     data = {key: value.detach() for key, value in batch.items()}
     size = data["obs"].shape[0]
     device = data["obs"].device
@@ -69,27 +100,19 @@ def ppo_update_on_device(
     params = [p for p in agent.parameters() if p.requires_grad]
     for _ in range(config.update_epochs):
         order = torch.randperm(size, generator=generator, device=device)
+        # the batch shuffled once per epoch: each minibatch is then a slice (a view), the
+        # same samples as indexing with order[start:end], one gather per tensor per epoch
+        shuffled = {key: value[order] for key, value in data.items()}
         kl_sum, kl_steps = zero.clone(), 0
         for start in range(0, size, config.minibatch_size):
-            idx = order[start : start + config.minibatch_size]
-            _, new_log_probs, entropy, new_values = agent.get_action_and_value(
-                data["obs"][idx], data["actions"][idx]
-            )
-            old_log_probs = data["log_probs"][idx]
-            ratio = m03.probability_ratio(new_log_probs, old_log_probs)
-            advantages = data["advantages"][idx]
+            end = start + config.minibatch_size
+            mb = {key: value[start:end] for key, value in shuffled.items()}
+            old_log_probs, advantages = mb["log_probs"], mb["advantages"]
             if config.norm_adv and advantages.shape[0] * distributed.world_size() > 1:
                 advantages = _normalize(m02, advantages)
-            pg_loss = m04.clipped_surrogate_loss(advantages, ratio, config.clip_coef)
-            v_loss = m05.value_loss(
-                new_values,
-                data["values"][idx],
-                data["returns"][idx],
-                config.clip_coef,
-                config.clip_vloss,
-                config.vf_coef,
+            loss, pg_loss, v_loss, entropy, ratio, new_log_probs = loss_fn(
+                mb["obs"], mb["actions"], old_log_probs, advantages, mb["values"], mb["returns"]
             )
-            loss = m05.ppo_loss(pg_loss, v_loss, m05.entropy_loss(entropy, config.ent_coef))
             optimizer.zero_grad()
             loss.backward()
             distributed.average_gradients(params)

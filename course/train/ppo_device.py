@@ -17,6 +17,8 @@ is no ``.item()``, ``.cpu()``, ``.numpy()`` and no Python branch on a tensor's v
 
 from __future__ import annotations
 
+import time
+import types
 from typing import Any
 
 import numpy as np
@@ -26,15 +28,35 @@ from gymnasium import spaces
 from course.train import distributed
 
 try:
-    from course.train.device_update import ppo_update_on_device
+    from course.train.device_update import make_minibatch_loss, ppo_update_on_device
 except ImportError:  # a student's copy of the course: the update is the student's own m09
-    ppo_update_on_device = None
+    make_minibatch_loss = ppo_update_on_device = None
+
+#: ``--compile`` and ``--cuda-graphs``: the ``torch.compile`` mode of each ("reduce-overhead"
+#: records the compiled code's kernels as CUDA graphs and replays them).
+COMPILE_MODES = {"compile": "default", "cuda-graphs": "reduce-overhead"}
+#: m10's functions a step of the batched envs calls.
+ENV_FUNCTIONS = ("cartpole_step", "cartpole_terminated", "pendulum_step", "autoreset")
 
 #: Changes to PPO's defaults (course.train.ppo) for the torch backend: none at present.
 #: Both backends train with the same hyperparameters, so that they compare (on
 #: Pendulum-v1, 32 envs of 64-step rollouts, the same batch size, needed more steps than
 #: m09's 8 envs of 256 steps).
 DEVICE_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def make_optimizer(params, lr: float, eps: float) -> torch.optim.Optimizer:
+    """Adam, with its fused kernel where this torch has one for the parameters' device
+    (CUDA, and the CPU from torch 2.4): one kernel for every parameter's step instead of
+    about ten operations per parameter tensor, a tenth of a gradient step's time on a
+    2-core CPU. Where there is none, the ``foreach`` implementation (one operation per
+    step for all the tensors). The same algorithm either way: the steps agree with the
+    default implementation's up to rounding."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
 
 
 class TorchNormalizer:
@@ -80,6 +102,9 @@ class DeviceRollout:
         T, N, device = num_steps, envs.num_envs, envs.device
         self.envs, self.agent, self.T, self.N = envs, agent, T, N
         self.m10 = impl.module("m10")
+        # the functions a step calls (torch.compile replaces them with --compile)
+        self.policy = agent.get_action_and_value
+        self.episode_stats = self.m10.episode_stats
         self.reward_scale = reward_scale
         obs_dim = envs.obs_dim
         space = envs.single_action_space
@@ -99,11 +124,15 @@ class DeviceRollout:
         self.truncated = torch.zeros(T, N, dtype=torch.bool, **zeros)
         self.episode_sums = torch.zeros(T, **zeros)
         self.episode_counts = torch.zeros(T, dtype=torch.int64, **zeros)
-        self.running_return = torch.zeros(N, **zeros)
+        with torch.inference_mode():  # as episode_stats's results, which replace it
+            self.running_return = torch.zeros(N, **zeros)
         self.normalizer = TorchNormalizer(obs_dim, device) if normalize_obs else None
         self.next_obs: torch.Tensor | None = None
 
+    @torch.inference_mode()
     def reset(self, seed: int) -> None:
+        """Reset the envs; like every observation of the rollout, the first is data (an
+        inference tensor), so that a compiled step always sees the same kind of tensor."""
         obs, _ = self.envs.reset(seed=seed)
         self.next_obs = self._observe(obs)
 
@@ -116,11 +145,13 @@ class DeviceRollout:
     def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.float() if self.normalizer is None else self.normalizer(obs.float())
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def collect(self) -> torch.Tensor:
+        """Run the rollout (under ``torch.inference_mode()``, which skips autograd's
+        bookkeeping: what it writes into the storage is data for the update)."""
         for t in range(self.T):
             self.obs[t] = self.next_obs
-            action, log_prob, _, value = self.agent.get_action_and_value(self.next_obs)
+            action, log_prob, _, value = self.policy(self.next_obs)
             self.actions[t] = action
             self.log_probs[t] = log_prob
             self.values[t] = value
@@ -128,10 +159,10 @@ class DeviceRollout:
                 action = torch.clamp(action, self.low, self.high)
             next_obs, reward, terminated, truncated, info = self.envs.step(action)
             self.raw_rewards[t] = reward
-            self.rewards[t] = reward * self.reward_scale
+            self.rewards[t] = reward if self.reward_scale == 1.0 else reward * self.reward_scale
             self.terminated[t] = terminated
             self.truncated[t] = truncated
-            self.running_return, finished, count = self.m10.episode_stats(
+            self.running_return, finished, count = self.episode_stats(
                 self.running_return, reward.float(), terminated | truncated
             )
             self.episode_sums[t] = finished
@@ -183,12 +214,73 @@ def read_once(stats: dict[str, torch.Tensor], rollout: DeviceRollout) -> dict[st
     return out
 
 
-def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_update=None) -> int:
+def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
+    """Pass the per-step and per-minibatch code through ``torch.compile`` (``mode`` as
+    :data:`COMPILE_MODES`): m10's env functions, the policy's sampling in the rollout and
+    episode_stats, and the minibatch loss (forward and backward). The Python around
+    them (the loop, the storage, the optimizer) stays as it is. Shapes are static: a
+    rollout step always has N rows, a minibatch ``minibatch_size`` (and the last, smaller
+    one, its own compiled version). Returns the compiled loss function."""
+
+    def compiled(fn):
+        return torch.compile(fn, mode=mode, dynamic=False)
+
+    fns = envs.fns
+    envs.fns = types.SimpleNamespace(
+        **{name: compiled(getattr(fns, name)) for name in ENV_FUNCTIONS if hasattr(fns, name)}
+    )
+    rollout.policy = compiled(rollout.policy)
+    rollout.episode_stats = compiled(rollout.episode_stats)
+    return compiled(loss_fn)
+
+
+def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config) -> float:
+    """Compile before the clock starts: call every compiled function once with the shapes
+    training will give it, changing nothing that training reads (the envs' state, the
+    random number generators, the optimizer, the gradients). Returns the seconds taken."""
+    start = time.perf_counter()
+    device = envs.device
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    with torch.inference_mode():
+        obs = rollout.next_obs.clone()
+        action, _, _, _ = rollout.policy(obs)
+        if rollout.continuous:
+            action = torch.clamp(action, rollout.low, rollout.high)
+        state, reward, terminated = envs.transition(action)  # reads envs.state, writes nothing
+        done = terminated | (envs.steps + 1 >= envs.max_episode_steps)  # as a step makes it
+        envs.fns.autoreset(state, done, envs._fresh_state)
+        rollout.episode_stats(rollout.running_return.clone(), reward.float(), done)
+    B = config.num_steps * config.num_envs
+    sizes = {min(config.minibatch_size, B)} | ({B % config.minibatch_size} - {0})
+    batch = rollout.flatten()
+    for size in sorted(sizes):
+        old_log_probs, advantages, values, returns = (
+            torch.zeros(size, device=device) for _ in range(4)
+        )
+        loss, *_ = loss_fn(
+            batch["obs"][:size], batch["actions"][:size], old_log_probs, advantages, values, returns
+        )
+        loss.backward()
+    for p in agent.parameters():
+        p.grad = None
+    torch.set_rng_state(cpu_rng)
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state(cuda_rng, device)
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def train_on_device(
+    envs, impl, config, device, log, stop_when_solved: bool, on_update=None, compile=None
+) -> int:
     """Train PPO with batched envs on ``device`` until ``config.total_steps`` (all
     processes together) or, if asked, until solved. Returns the steps taken.
 
     ``on_update(update, agent)``, when given, is called after every update (the tests
-    use it to compare the processes' parameters)."""
+    use it to compare the processes' parameters). ``compile``: None (eager), or a key of
+    :data:`COMPILE_MODES`; the compiling is done before the clock starts, and its time
+    is in the log's header as ``warmup_seconds``."""
     m06, m09 = impl.module("m06"), impl.module("m09")
     seed, world = int(log.header.get("seed", 0)), distributed.world_size()
     torch.manual_seed(seed)  # the same initial parameters in every process
@@ -197,12 +289,20 @@ def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_
     ).to(device)
     distributed.broadcast_parameters(agent)
     torch.manual_seed(seed + 7919 * distributed.rank())  # each process samples its own
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_eps)
+    optimizer = make_optimizer(agent.parameters(), config.lr, config.adam_eps)
     generator = torch.Generator(device=device).manual_seed(seed + distributed.rank())
     rollout = DeviceRollout(
         envs, agent, config.num_steps, impl, config.normalize_obs, config.reward_scale
     )
     rollout.reset(seed + 1000 * distributed.rank())
+    loss_fn = None
+    if compile is not None:
+        if make_minibatch_loss is None:
+            raise RuntimeError("--compile needs the course's device update (instructor's copy)")
+        loss_fn = compile_training(
+            envs, rollout, make_minibatch_loss(agent, config, impl), COMPILE_MODES[compile]
+        )
+        log.header["warmup_seconds"] = round(warm_up(envs, rollout, loss_fn, agent, config), 2)
     log.keep_agent("actor_critic", agent, rollout.normalizer)
     log.restart_clock()
     per_update = config.num_steps * config.num_envs * world
@@ -228,7 +328,7 @@ def train_on_device(envs, impl, config, device, log, stop_when_solved: bool, on_
         batch["advantages"] = advantages.reshape(-1)
         batch["returns"] = returns.reshape(-1)
         if ppo_update_on_device is not None:
-            stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl)
+            stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl, loss_fn)
         else:
             stats = own_update(agent, optimizer, batch, config, seed + update, impl)
         host = read_once(stats, rollout)  # the one synchronisation of the update

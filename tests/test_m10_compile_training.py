@@ -1,0 +1,114 @@
+"""``ppo-course train --env-backend torch --compile``: the compiled training gives eager's
+numbers on the CPU, everything is compiled before the clock starts, and the flags are
+refused where they cannot work. (``--cuda-graphs`` needs CUDA: its run is in
+``tests/test_device_checks.py``'s CUDA tests' company, skipped without a GPU.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course.batched_envs import make_batched_env
+from course.errors import UsageError
+from course.impl import Implementation
+from course.train import _SilentLog
+from course.train import run as train_run
+from course.train.ppo import DEFAULTS, PPOConfig
+from course.train.ppo_device import train_on_device
+
+#: 8 envs of 16 steps, minibatches of 48: an epoch has two of 48 and a last one of 32,
+#: so both compiled minibatch shapes are used.
+SMALL = {"num_envs": 8, "num_steps": 16, "minibatch_size": 48, "update_epochs": 2}
+
+
+class _Log(_SilentLog):
+    """A silent log that notes how many frames torch.compile had compiled when the
+    clock started."""
+
+    def __init__(self, header):
+        super().__init__(header)
+        self.compiled_at_start = None
+
+    def restart_clock(self) -> None:
+        from torch._dynamo.utils import counters
+
+        self.compiled_at_start = sum(counters["frames"].values())
+
+
+def _train(env_id: str, compile_: str | None, updates: int = 2):
+    """The parameters after each update of a short run, and the run's log."""
+    impl = Implementation("solutions")
+    config = PPOConfig(**{**DEFAULTS[env_id], **SMALL, "total_steps": 8 * 16 * updates})
+    envs = make_batched_env(env_id, config.num_envs, "cpu", 3, impl)
+    snapshots = []
+
+    def keep(update, agent):
+        snapshots.append([p.detach().clone() for p in agent.parameters()])
+
+    log = _Log({"seed": 3})
+    train_on_device(envs, impl, config, torch.device("cpu"), log, False, keep, compile=compile_)
+    return snapshots, log
+
+
+@pytest.fixture
+def same_random_numbers():
+    """Compiled code draws its own random numbers unless told to call eager's generator:
+    with this, a compiled and an eager run sample the same actions, so that what is
+    compared is the arithmetic."""
+    import torch._inductor.config as inductor_config
+
+    torch._dynamo.reset()
+    with inductor_config.patch(fallback_random=True):
+        yield
+    torch._dynamo.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_compiled_training_gives_the_eager_parameters(env_id, same_random_numbers):
+    from torch._dynamo.utils import counters
+
+    try:
+        compiled, log = _train(env_id, "compile")
+    except Exception as exc:  # no C++ compiler, or a platform torch.compile lacks
+        if "inductor" in type(exc).__module__ or "dynamo" in type(exc).__module__:
+            pytest.skip(f"torch.compile does not work here: {type(exc).__name__}")
+        raise
+    eager, _ = _train(env_id, None)
+    assert len(compiled) == len(eager) == 2
+    for after_compiled, after_eager in zip(compiled, eager, strict=True):
+        for a, b in zip(after_compiled, after_eager, strict=True):
+            # the same samples, the same steps, up to rounding (fused kernels sum in
+            # another order)
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # the parameters moved: the comparison is not of two untouched networks
+    first = _train(env_id, None, updates=1)[0][0]
+    assert any(not torch.equal(a, b) for a, b in zip(first, eager[-1], strict=True))
+    # the warm-up compiled every function training calls: nothing after the clock started
+    assert log.compiled_at_start is not None and log.compiled_at_start > 0
+    assert sum(counters["frames"].values()) == log.compiled_at_start
+
+
+def test_the_flags_are_refused_where_they_cannot_work(tmp_path):
+    common = {"impl": "solutions", "out": str(tmp_path / "run"), "progress": False}
+    with pytest.raises(UsageError, match="--compile needs --env-backend torch"):
+        train_run("CartPole-v1", compile="compile", **common)
+    with pytest.raises(UsageError, match="--cuda-graphs needs a CUDA device"):
+        train_run("CartPole-v1", env_backend="torch", device="cpu", compile="cuda-graphs", **common)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_compiled_and_cuda_graph_training_solve_cartpole(tmp_path):
+    for flag in ("compile", "cuda-graphs"):
+        summary = train_run(
+            "CartPole-v1",
+            impl="solutions",
+            env_backend="torch",
+            device="cuda",
+            compile=flag,
+            out=str(tmp_path / flag),
+            progress=False,
+            eval_episodes=0,
+        )
+        assert summary["compile"] == flag and summary["warmup_seconds"] > 0
+        assert summary["solved"], summary
