@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     write_table(result, Path(args.table))
-    write_plot(result, Path(args.plot))
+    if result["raw"]:
+        write_plot(result, Path(args.plot))
     print(Path(args.table).read_text())
     return 0
 

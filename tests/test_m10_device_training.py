@@ -14,7 +14,7 @@ import torch
 from course.batched_envs import BatchedCartPole, BatchedPendulum
 from course.impl import Implementation
 from course.train import distributed
-from course.train.device_update import ppo_update_on_device
+from course.train.device_update import clip_grad_norm, ppo_update_on_device
 from course.train.ppo import DEFAULTS, PPOConfig
 from course.train.ppo_device import DeviceRollout, read_once, train_on_device
 
@@ -358,3 +358,21 @@ def test_torchrun_launches_the_same_training(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["world_size"] == 2 and summary["total_steps"] >= 8192
+
+
+def test_the_lean_gradient_clipping_is_torchs_to_the_bit():
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))]
+    nets.append(torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)))
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.randn(16, 4)
+    for scale, max_norm in ((100.0, 0.5), (1e-3, 0.5)):  # clipped, and left as it is
+        for net in nets:
+            net.zero_grad()
+            (scale * net(x).pow(2).sum()).backward()
+        ours = clip_grad_norm(list(nets[0].parameters()), max_norm)
+        theirs = torch.nn.utils.clip_grad_norm_(nets[1].parameters(), max_norm)
+        assert torch.equal(ours, theirs)
+        for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+            assert torch.equal(a.grad, b.grad)
+    assert float(ours) < max_norm  # the second case: below the threshold, not clipped

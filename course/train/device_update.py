@@ -37,6 +37,17 @@ def _normalize(m02: Any, advantages: torch.Tensor) -> torch.Tensor:
     return m02.normalize_advantages(gathered)[start : start + advantages.shape[0]]
 
 
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> torch.Tensor:
+    """``nn.utils.clip_grad_norm_(params, max_norm)`` for gradients on one device (a
+    parameter without one is left out), in the same four operations, so with the same
+    results to the bit, without the wrapper's grouping of the tensors by device and
+    type, which costs as much again on a CPU. Returns the norm before clipping."""
+    grads = [p.grad for p in params if p.grad is not None]
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
+
+
 def make_minibatch_loss(agent: nn.Module, config: Any, impl: Any):
     """The losses of one minibatch, as a function of its tensors alone (so that
     ``torch.compile`` can take it whole, forward and backward):
@@ -116,7 +127,7 @@ def ppo_update_on_device(
             optimizer.zero_grad()
             loss.backward()
             distributed.average_gradients(params)
-            nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            clip_grad_norm(params, config.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
                 kl_sum = kl_sum + m03.approx_kl(old_log_probs, new_log_probs)[1]
