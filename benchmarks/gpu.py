@@ -206,6 +206,7 @@ def training_rows(envs: list[str], seeds: int, setups: list[tuple[str, dict]]) -
                         r["total_steps"] / max(r["wall_seconds"], 1e-9) for r in done
                     ),
                     "seconds_to_solve": times,
+                    "steps_to_solve": [r["solved_at_steps"] or r["total_steps"] for r in done],
                     "warmup_seconds": statistics.median(r.get("warmup_seconds") or 0 for r in done),
                 }
             )
@@ -222,13 +223,17 @@ def write_table(result: dict, path: Path) -> None:
     columns = [c for c in raw[0] if c != "N"] if raw else []
     for row in raw:
         columns += [c for c in row if c != "N" and c not in columns]
-    lines = ["| N | " + " | ".join(f"{c} (steps/s)" for c in columns) + " |"]
-    lines.append("|---:|" + "---:|" * len(columns))
-    for row in raw:
-        lines.append(f"| {row['N']:,} | " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+    lines = []
+    if raw:
+        lines.append("| N | " + " | ".join(f"{c} (steps/s)" for c in columns) + " |")
+        lines.append("|---:|" + "---:|" * len(columns))
+        for row in raw:
+            cells = " | ".join(_fmt(row.get(c)) for c in columns)
+            lines.append(f"| {row['N']:,} | {cells} |")
+        lines.append("")
     header = "| env | setup | solved | median time to solve | median steps | steps/s |"
     warm = any(row.get("warmup_seconds") for row in train)
-    lines += ["", header + (" compiling (before the clock) |" if warm else "")]
+    lines += [header + (" compiling (before the clock) |" if warm else "")]
     lines.append("|---|---|---:|---:|---:|---:|" + ("---:|" if warm else ""))
     for row in train:
         compiling = row.get("warmup_seconds")
@@ -295,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-nproc", action="store_true", help="no --nproc 2 training row")
     parser.add_argument("--no-training", action="store_true")
+    parser.add_argument("--no-raw", action="store_true", help="training rows only")
     parser.add_argument("--pendulum", action="store_true", help="train Pendulum-v1 too")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu.json"))
     parser.add_argument("--table", default=str(ROOT / "docs" / "assets" / "gpu_benchmark.md"))
@@ -309,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     if sizes[-1] != max_n and max_n > 16:
         sizes.append(max_n)
     result = {"machine": machine()}
-    result["raw"] = raw_rows(sizes, args.max_cpu, args.max_sync, args.max_cpu, args.compile)
+    caps = (args.max_cpu, args.max_sync, args.max_cpu)
+    result["raw"] = [] if args.no_raw else raw_rows(sizes, *caps, args.compile)
     envs = ["CartPole-v1"] + (["Pendulum-v1"] if args.pendulum and not args.quick else [])
     setups = training_setups(args.compile, nproc=not args.no_nproc)
     result["training"] = [] if args.no_training else training_rows(envs, seeds, setups)

@@ -34,6 +34,26 @@ def test_quick_raw_benchmark_writes_table_and_plot(tmp_path):
     assert plot.stat().st_size > 1000
 
 
+def test_training_setups_and_the_compiling_column(tmp_path):
+    bench = _benchmark()
+    labels = [label for label, _ in bench.training_setups(compile_=True, nproc=False)]
+    assert labels[:3] == ["gymnasium (cpu)", "torch (cpu)", "torch (cpu, --compile)"]
+    assert ("torch (cuda, --cuda-graphs)" in labels) == torch.cuda.is_available()
+    assert "torch (cpu, --nproc 2)" in dict(bench.training_setups(compile_=False))
+    row = {"env": "CartPole-v1", "seeds": 5, "solved": 5, "median_seconds_to_solve": 3.25}
+    row |= {"median_steps_to_solve": 40000, "steps_per_second": 12000}
+    machine = {"cpu": "a CPU", "cores": "2", "python": "3", "torch": "2", "date": "today"}
+    training = [{**row, "setup": "torch (cpu)", "warmup_seconds": 0}]
+    training.append({**row, "setup": "torch (cpu, --compile)", "warmup_seconds": 21.04})
+    table = tmp_path / "t.md"
+    bench.write_table({"raw": [], "training": training, "machine": machine}, table)
+    lines = table.read_text().splitlines()
+    assert lines[0].endswith("compiling (before the clock) |")
+    assert lines[2].endswith("| 12,000 | |") and lines[3].endswith("| 12,000 | 21.0 s |")
+    bench.write_table({"raw": [], "training": training[:1], "machine": machine}, table)
+    assert "compiling" not in table.read_text()
+
+
 @pytest.mark.slow
 def test_compiled_envs_give_the_same_numbers_as_eager():
     bench = _benchmark()

@@ -112,3 +112,27 @@ def test_on_cuda_compiled_and_cuda_graph_training_solve_cartpole(tmp_path):
         )
         assert summary["compile"] == flag and summary["warmup_seconds"] > 0
         assert summary["solved"], summary
+
+
+@pytest.mark.slow
+def test_a_second_compiled_run_in_one_process_compiles_afresh():
+    """Each run loads its implementation anew, and compiled code is specialised on the
+    objects it saw: without a fresh start, every run in a process (a benchmark's) adds
+    versions of the same code until torch.compile's limit, past which it runs eagerly."""
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+    from course.train.device_update import make_minibatch_loss
+
+    code = make_minibatch_loss.__code__.co_consts
+    loss_code = next(c for c in code if getattr(c, "co_name", "") == "minibatch_loss")
+    try:
+        _train("CartPole-v1", "compile", updates=1)
+    except Exception as exc:  # no C++ compiler, or a platform torch.compile lacks
+        if "inductor" in type(exc).__module__ or "dynamo" in type(exc).__module__:
+            pytest.skip(f"torch.compile does not work here: {type(exc).__name__}")
+        raise
+    first = len(_debug_get_cache_entry_list(loss_code))
+    _, log = _train("CartPole-v1", "compile", updates=1)
+    # the two minibatch shapes, once each: the first run's versions are gone
+    assert first == len(_debug_get_cache_entry_list(loss_code)) == 2
+    assert log.compiled_at_start > 0

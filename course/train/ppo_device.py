@@ -225,6 +225,11 @@ def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
     def compiled(fn):
         return torch.compile(fn, mode=mode, dynamic=False)
 
+    # What an earlier run in this process compiled is specialised on that run's objects
+    # (its implementation's modules, its agent): each later run would add versions of the
+    # same code until torch.compile's limit, past which it runs eagerly. Start afresh.
+    torch._dynamo.reset()
+
     fns = envs.fns
     envs.fns = types.SimpleNamespace(
         **{name: compiled(getattr(fns, name)) for name in ENV_FUNCTIONS if hasattr(fns, name)}
