@@ -248,7 +248,8 @@ def write_table(result: dict, path: Path) -> None:
         "",
         f"Measured on {info['cpu']}, {info['cores']} cores available{device}, Python "
         f"{info['python']}, torch {info['torch']}, one torch thread, {info['date']}, with "
-        "`python benchmarks/gpu.py`. Raw rates step CartPole-v1 with random actions; "
+        f"`{result.get('command', 'python benchmarks/gpu.py')}`. Raw rates step CartPole-v1 "
+        "with random actions; "
         "training times run from the first environment step to the first moment the mean "
         "return of the last 20 finished episodes reaches the threshold (an unsolved run "
         "counts its whole time).",
@@ -288,6 +289,18 @@ def rewrite(path: Path, table: Path, plot: Path) -> None:
     write_plot(result, plot)
 
 
+def _command(argv: list[str] | None) -> str:
+    """The command line that measures, without where it writes (--out, --table, --plot)."""
+    given, shown = list(sys.argv[1:] if argv is None else argv), []
+    while given:
+        arg = given.pop(0)
+        if arg in ("--out", "--table", "--plot"):
+            given = given[1:]
+        elif not arg.startswith(("--out=", "--table=", "--plot=")):
+            shown.append(arg)
+    return " ".join(["python benchmarks/gpu.py", *shown])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 seeds")
@@ -314,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [16 * 4**k for k in range(20) if 16 * 4**k <= max_n]
     if sizes[-1] != max_n and max_n > 16:
         sizes.append(max_n)
-    result = {"machine": machine()}
+    result = {"machine": machine(), "command": _command(argv)}
     caps = (args.max_cpu, args.max_sync, args.max_cpu)
     result["raw"] = [] if args.no_raw else raw_rows(sizes, *caps, args.compile)
     envs = ["CartPole-v1"] + (["Pendulum-v1"] if args.pendulum and not args.quick else [])

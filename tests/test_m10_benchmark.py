@@ -31,6 +31,8 @@ def test_quick_raw_benchmark_writes_table_and_plot(tmp_path):
     text = table.read_text()
     assert "torch cpu (steps/s)" in text and "gymnasium numpy (steps/s)" in text
     assert "| 64 |" in text and "Measured on" in text
+    # the command that measured, without the paths it wrote to
+    assert "`python benchmarks/gpu.py --quick --no-training --max-n 64 --max-sync 16`" in text
     assert plot.stat().st_size > 1000
 
 
