@@ -89,12 +89,26 @@ def test_compiled_training_gives_the_eager_parameters(env_id, same_random_number
     assert sum(counters["frames"].values()) == log.compiled_at_start
 
 
-def test_the_flags_are_refused_where_they_cannot_work(tmp_path):
+def test_the_flags_are_refused_where_they_cannot_work(tmp_path, monkeypatch):
+    import torch._dynamo
+
+    from course.train import ppo_device
+
     common = {"impl": "solutions", "out": str(tmp_path / "run"), "progress": False}
+    on_device = {**common, "env_backend": "torch", "device": "cpu"}
     with pytest.raises(UsageError, match="--compile needs --env-backend torch"):
         train_run("CartPole-v1", compile="compile", **common)
     with pytest.raises(UsageError, match="--cuda-graphs needs a CUDA device"):
-        train_run("CartPole-v1", env_backend="torch", device="cpu", compile="cuda-graphs", **common)
+        train_run("CartPole-v1", compile="cuda-graphs", **on_device)
+    with monkeypatch.context() as patched:  # a Python or platform torch.compile lacks
+        patched.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+        with pytest.raises(UsageError, match=r"torch\.compile does not work with this Python"):
+            train_run("CartPole-v1", compile="compile", **on_device)
+    with monkeypatch.context() as patched:  # a student's copy: no device update to compile
+        patched.setattr(ppo_device, "make_minibatch_loss", None)
+        with pytest.raises(UsageError, match="copy of the course does not have"):
+            train_run("CartPole-v1", compile="compile", **on_device)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -271,6 +271,13 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
                 f"--{compiling} compiles the course's device update, which this "
                 "copy of the course does not have (it is the instructor's)"
             )
+        import torch._dynamo
+
+        if not torch._dynamo.is_dynamo_supported():
+            raise UsageError(
+                f"--{compiling}: torch.compile does not work with this Python and torch "
+                f"(Python {sys.version.split()[0]}, torch {torch.__version__}); train without it"
+            )
     try:
         implementation = impl_loader.Implementation(options["impl"])
         for module in chosen.modules + (("m10",) if on_device else ()):

@@ -239,36 +239,38 @@ def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
     return compiled(loss_fn)
 
 
-def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config) -> float:
-    """Compile before the clock starts: call every compiled function once with the shapes
-    training will give it, changing nothing that training reads (the envs' state, the
-    random number generators, the optimizer, the gradients). Returns the seconds taken."""
+def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config, calls: int = 1) -> float:
+    """Compile before the clock starts: call every compiled function ``calls`` times with
+    the shapes training will give it, changing nothing that training reads (the envs'
+    state, the random number generators, the optimizer, the gradients). (With CUDA
+    graphs, a function's first call compiles it and a later one records its graph: three
+    calls do both.) Returns the seconds taken."""
     start = time.perf_counter()
     device = envs.device
     cpu_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    with torch.inference_mode():
-        obs = rollout.next_obs.clone()
-        action, _, _, _ = rollout.policy(obs)
-        if rollout.continuous:
-            action = torch.clamp(action, rollout.low, rollout.high)
-        state, reward, terminated = envs.transition(action)  # reads envs.state, writes nothing
-        done = terminated | (envs.steps + 1 >= envs.max_episode_steps)  # as a step makes it
-        envs.fns.autoreset(state, done, envs._fresh_state)
-        rollout.episode_stats(rollout.running_return.clone(), reward.float(), done)
     B = config.num_steps * config.num_envs
     sizes = {min(config.minibatch_size, B)} | ({B % config.minibatch_size} - {0})
     batch = rollout.flatten()
-    for size in sorted(sizes):
-        old_log_probs, advantages, values, returns = (
-            torch.zeros(size, device=device) for _ in range(4)
-        )
-        loss, *_ = loss_fn(
-            batch["obs"][:size], batch["actions"][:size], old_log_probs, advantages, values, returns
-        )
-        loss.backward()
-    for p in agent.parameters():
-        p.grad = None
+    for _ in range(calls):
+        with torch.inference_mode():
+            obs = rollout.next_obs.clone()
+            action, _, _, _ = rollout.policy(obs)
+            if rollout.continuous:
+                action = torch.clamp(action, rollout.low, rollout.high)
+            state, reward, terminated = envs.transition(action)  # reads envs.state only
+            done = terminated | (envs.steps + 1 >= envs.max_episode_steps)  # as a step does
+            envs.fns.autoreset(state, done, envs._fresh_state)
+            rollout.episode_stats(rollout.running_return.clone(), reward.float(), done)
+        for size in sorted(sizes):
+            old_log_probs, advantages, values, returns = (
+                torch.zeros(size, device=device) for _ in range(4)
+            )
+            obs, actions = batch["obs"][:size], batch["actions"][:size]
+            loss, *_ = loss_fn(obs, actions, old_log_probs, advantages, values, returns)
+            loss.backward()
+            for p in agent.parameters():
+                p.grad = None
     torch.set_rng_state(cpu_rng)
     if cuda_rng is not None:
         torch.cuda.set_rng_state(cuda_rng, device)
@@ -307,7 +309,9 @@ def train_on_device(
         loss_fn = compile_training(
             envs, rollout, make_minibatch_loss(agent, config, impl), COMPILE_MODES[compile]
         )
-        log.header["warmup_seconds"] = round(warm_up(envs, rollout, loss_fn, agent, config), 2)
+        calls = 3 if COMPILE_MODES[compile] == "reduce-overhead" else 1
+        seconds = warm_up(envs, rollout, loss_fn, agent, config, calls)
+        log.header["warmup_seconds"] = round(seconds, 2)
     log.keep_agent("actor_critic", agent, rollout.normalizer)
     log.restart_clock()
     per_update = config.num_steps * config.num_envs * world
