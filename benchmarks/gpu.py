@@ -312,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         "--compile", action="store_true", help="add torch.compile (and CUDA graph) rows"
     )
     parser.add_argument("--no-nproc", action="store_true", help="no --nproc 2 training row")
+    parser.add_argument(
+        "--only",
+        metavar="WORDS",
+        help="training rows whose setup contains one of these comma-separated words, "
+        "e.g. gymnasium,cuda",
+    )
     parser.add_argument("--no-training", action="store_true")
     parser.add_argument("--no-raw", action="store_true", help="training rows only")
     parser.add_argument("--pendulum", action="store_true", help="train Pendulum-v1 too")
@@ -332,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     result["raw"] = [] if args.no_raw else raw_rows(sizes, *caps, args.compile)
     envs = ["CartPole-v1"] + (["Pendulum-v1"] if args.pendulum and not args.quick else [])
     setups = training_setups(args.compile, nproc=not args.no_nproc)
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        setups = [(label, o) for label, o in setups if any(w in label for w in wanted)]
     result["training"] = [] if args.no_training else training_rows(envs, seeds, setups)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

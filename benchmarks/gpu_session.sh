@@ -48,5 +48,5 @@ timeout 60 "$PY" -m course.cli train CartPole-v1 --env-backend torch --device cu
     2>&1 | tail -5
 
 log "m10's benchmark"
-timeout 210 "$PY" benchmarks/gpu.py --compile --no-nproc --seeds 2 --out "$OUT/gpu.json" \
+timeout 210 "$PY" benchmarks/gpu.py --compile --no-nproc --seeds 2 --only gymnasium,cuda --out "$OUT/gpu.json" \
     --table "$OUT/gpu_benchmark.md" --plot "$OUT/m10_benchmark.png" 2>&1 | tail -40

@@ -4,6 +4,7 @@ more than rounding, and no episode end."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,10 @@ def test_training_setups_and_the_compiling_column(tmp_path):
     assert lines[2].endswith("| 12,000 | |") and lines[3].endswith("| 12,000 | 21.0 s |")
     bench.write_table({"raw": [], "training": training[:1], "machine": machine}, table)
     assert "compiling" not in table.read_text()
+    # --only keeps the setups that name one of its words: here none, so nothing is trained
+    out = tmp_path / "r.json"
+    assert bench.main(["--no-raw", "--only", "tpu", "--out", str(out), "--table", str(table)]) == 0
+    assert json.loads(out.read_text())["training"] == []
 
 
 @pytest.mark.slow
