@@ -59,6 +59,64 @@ def test_training_setups_and_the_compiling_column(tmp_path):
     out = tmp_path / "r.json"
     assert bench.main(["--no-raw", "--only", "tpu", "--out", str(out), "--table", str(table)]) == 0
     assert json.loads(out.read_text())["training"] == []
+    # --merge: one table from saved parts (a GPU session measures in two)
+    raw = tmp_path / "raw.json"
+    raw.write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "command": "python benchmarks/gpu.py --x",
+                "raw": [{"N": 16, "torch cpu": 1e5}],
+                "training": [],
+            }
+        )
+    )
+    part = {"machine": machine, "command": "python benchmarks/gpu.py --y", "raw": []}
+    (tmp_path / "train.json").write_text(json.dumps({**part, "training": training}))
+    merged, plot = tmp_path / "m.json", tmp_path / "m.png"
+    args = ["--merge", str(raw), str(tmp_path / "train.json"), str(tmp_path / "absent.json")]
+    args += ["--out", str(merged), "--table", str(table), "--plot", str(plot)]
+    assert bench.main(args) == 0
+    text = table.read_text()
+    assert "| 16 | 1e5 |" in text and "torch (cpu, --compile)" in text
+    assert "`python benchmarks/gpu.py --x` and `python benchmarks/gpu.py --y`" in text
+    assert len(json.loads(merged.read_text())["training"]) == 2 and plot.stat().st_size > 1000
+
+
+def test_the_cuda_rows_and_what_each_training_run_is_given(monkeypatch):
+    """On a machine with CUDA (pretended: nothing runs on it here), the CUDA rows, the wide
+    configuration on CartPole-v1 only; each run gets its setup's options and nothing else."""
+    import course.train
+
+    bench = _benchmark()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    setups = dict(bench.training_setups(compile_=True, nproc=False))
+    assert [label for label in setups if "cuda" in label] == [
+        "torch (cuda)",
+        "torch (cuda, --compile)",
+        "torch (cuda, --cuda-graphs)",
+        "torch (cuda, 4096 envs)",
+        "torch (cuda, 4096 envs, --cuda-graphs)",
+    ]
+    given = []
+
+    def fake_run(env_id, **options):
+        given.append((env_id, options))
+        return {
+            "solved": True,
+            "solved_at_seconds": 1.0,
+            "solved_at_steps": 10,
+            "wall_seconds": 1.0,
+            "total_steps": 10,
+        }
+
+    monkeypatch.setattr(course.train, "run", fake_run)
+    wide = {"torch (cuda, 4096 envs)": setups["torch (cuda, 4096 envs)"]}
+    rows = bench.training_rows(["CartPole-v1", "Pendulum-v1"], 1, list(wide.items()))
+    assert [row["env"] for row in rows] == ["CartPole-v1"]  # its settings are CartPole's
+    ((env_id, options),) = given
+    assert env_id == "CartPole-v1" and "_env" not in options
+    assert options["settings"][0] == "num_envs=4096" and options["device"] == "cuda"
 
 
 @pytest.mark.slow
