@@ -393,12 +393,13 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         )
     else:
         log = _SilentLog(header)
-    steps, evaluation = 0, None
+    steps, evaluation, clean = 0, None, False
     try:
         steps = train(envs, implementation, config, torch_device, log, options["stop_when_solved"])
         log.stop_clock()
         if rank == 0 and log.agent is not None:
             evaluation = save_and_evaluate(log, folder, header, implementation, options)
+        clean = True
     except NotImplementedError as exc:
         log.discard()
         raise UsageError(_not_implemented_message(exc, implementation.label)) from None
@@ -410,7 +411,7 @@ def _process(options: dict[str, Any]) -> dict[str, Any] | None:
         report_failure(exc, implementation)
     finally:
         envs.close()
-        distributed.close()
+        distributed.close(clean)
     if rank != 0:
         return None
     summary = log.close(steps, evaluation)

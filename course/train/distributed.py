@@ -50,8 +50,14 @@ def init_from_environment(device: torch.device) -> None:
     dist.init_process_group(backend=backend)
 
 
-def close() -> None:
+def close(clean: bool = True) -> None:
+    """Leave the process group. After a clean run every process first waits for the
+    others (a barrier), so that none tears its connections down while another is still
+    sending on them (gloo aborts the process that finds its peer gone). After a failure
+    there is no waiting: the others may never get there."""
     if active():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 
