@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from course.batched_envs import BatchedCartPole  # noqa: E402
 from course.impl import Implementation  # noqa: E402
+from course.train.ppo_device import ENV_FUNCTIONS  # noqa: E402
 
 
 def machine() -> dict[str, str]:
@@ -81,7 +82,7 @@ def _no_sync() -> None:
     pass
 
 
-COMPILED = ("cartpole_step", "cartpole_terminated", "pendulum_step", "autoreset")
+COMPILED = ENV_FUNCTIONS  # the m10 functions a step of the batched envs calls
 
 
 def compiled_functions(impl: Implementation, names: tuple[str, ...] = COMPILED):
@@ -266,11 +267,10 @@ def write_table(result: dict, path: Path) -> None:
         "",
         f"Measured on {info['cpu']}, {info['cores']} cores available{device}, Python "
         f"{info['python']}, torch {info['torch']}, one torch thread, {info['date']}, with "
-        f"{commands}. Raw rates step CartPole-v1 "
-        "with random actions; "
-        "training times run from the first environment step to the first moment the mean "
-        "return of the last 20 finished episodes reaches the threshold (an unsolved run "
-        "counts its whole time).",
+        f"{commands}. Raw rates step CartPole-v1 with random actions; training times run "
+        "from the first environment step to the first moment the mean return of the last "
+        "20 finished episodes reaches the threshold (an unsolved run counts its whole "
+        "time).",
     ]
     path.write_text("\n".join(lines) + "\n")
 
