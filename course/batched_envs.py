@@ -143,7 +143,7 @@ class BatchedEnv:
             states = self._draw(out).transpose(1, 2)
         return states[0] if steps == 1 else states
 
-    def _fresh(self) -> torch.Tensor:
+    def fresh_states(self) -> torch.Tensor:
         """The fresh states (N, state_dim) that this step's resets take: one block, drawn
         again in place every :attr:`fresh_every` steps. Finding out which rows a step
         resets would cost a synchronisation on an accelerator, so every row has a state
@@ -159,31 +159,57 @@ class BatchedEnv:
     @torch.inference_mode()
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         """Start an episode in every env; returns ``(obs (N, obs_dim), {})``, data like
-        what :meth:`step` returns (made under ``torch.inference_mode()``)."""
+        what :meth:`step` returns (made under ``torch.inference_mode()``, as are the step
+        counters, which :meth:`step` replaces by its own results)."""
         if seed is not None:
             self._seed(seed)
         self.state = self.initial_states()
         self._fresh_age = self.fresh_every
-        self.steps.zero_()
+        self.steps = torch.zeros(self.num_envs, device=self.device, dtype=torch.int32)
         return self.observe(self.state), {}
+
+    def advance(
+        self, state: torch.Tensor, steps: torch.Tensor, actions: torch.Tensor, fresh: torch.Tensor
+    ):
+        """One step of every env as a function of tensors alone, touching nothing of the
+        wrapper's: what :meth:`step` does, for code that keeps the state itself (the
+        trainer passes this, with its policy, through ``torch.compile``).
+
+        Args:
+            state: (N, state_dim), the states before the step.
+            steps: (N,) int32, the steps each episode has lasted.
+            actions: the actions, as :meth:`step` takes them.
+            fresh: (N, state_dim), initial states for the envs whose episode ends
+                (:meth:`fresh_states`).
+
+        Returns:
+            ``(reached, reward, terminated, truncated, done, state, steps)``: the states
+            the step reached (N, state_dim); reward (N,); terminated, truncated, done
+            (N,) bool; the states to go on from (``fresh`` where done) and the step
+            counters after the step (0 where done).
+        """
+        reached, reward, terminated = self.transition(state, actions)
+        steps = steps + 1
+        truncated = steps >= self.max_episode_steps
+        done = terminated | truncated
+        state = self.fns.autoreset(reached, done, fresh)
+        return reached, reward, terminated, truncated, done, state, steps.masked_fill(done, 0)
 
     @torch.inference_mode()
     def step(self, actions: torch.Tensor):
         """One step of every env, with same-step autoreset (see the module's docstring).
 
-        Every tensor it returns is new (the next step does not overwrite it); the step
-        counters and the block of fresh states are the wrapper's own, updated in place.
-        The step runs under ``torch.inference_mode()``, which skips autograd's
-        bookkeeping (on the CPU a sixth of a step's time): what it returns is data, as
-        gymnasium's arrays are. Copy it into a buffer, compute from it, feed it to a
-        network without gradients; to make it part of a graph that is differentiated,
-        ``.clone()`` it first (an inference tensor cannot be saved for backward)."""
-        state, reward, terminated = self.transition(actions)
-        truncated = self.steps.add_(1) >= self.max_episode_steps
-        done = terminated | truncated
-        self.state = self.fns.autoreset(state, done, self._fresh())
-        self.steps.masked_fill_(done, 0)
-        info = {"final_obs": self.observe(state), "_final_obs": done}
+        Every tensor it returns is new (the next step does not overwrite it); the block
+        of fresh states is the wrapper's own, updated in place. The step runs under
+        ``torch.inference_mode()``, which skips autograd's bookkeeping (on the CPU a
+        sixth of a step's time): what it returns is data, as gymnasium's arrays are.
+        Copy it into a buffer, compute from it, feed it to a network without gradients;
+        to make it part of a graph that is differentiated, ``.clone()`` it first (an
+        inference tensor cannot be saved for backward)."""
+        reached, reward, terminated, truncated, done, self.state, self.steps = self.advance(
+            self.state, self.steps, actions, self.fresh_states()
+        )
+        info = {"final_obs": self.observe(reached), "_final_obs": done}
         return self.observe(self.state), reward, terminated, truncated, info
 
     def close(self) -> None:
@@ -195,7 +221,9 @@ class BatchedEnv:
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def transition(self, actions: torch.Tensor):
+    def transition(self, state: torch.Tensor, actions: torch.Tensor):
+        """``(reached (N, state_dim), reward (N,), terminated (N,) bool)`` of one step
+        from ``state``, with the graded functions."""
         raise NotImplementedError
 
 
@@ -222,9 +250,9 @@ class BatchedCartPole(BatchedEnv):
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         return state
 
-    def transition(self, actions: torch.Tensor):
-        state = self.fns.cartpole_step(self.state, actions)
-        return state, self._ones, self.fns.cartpole_terminated(state)
+    def transition(self, state: torch.Tensor, actions: torch.Tensor):
+        reached = self.fns.cartpole_step(state, actions)
+        return reached, self._ones, self.fns.cartpole_terminated(reached)
 
 
 class BatchedPendulum(BatchedEnv):
@@ -253,9 +281,9 @@ class BatchedPendulum(BatchedEnv):
         theta, theta_dot = state.unbind(-1)
         return torch.stack([torch.cos(theta), torch.sin(theta), theta_dot], dim=-1)
 
-    def transition(self, actions: torch.Tensor):
-        state, reward = self.fns.pendulum_step(self.state, actions)
-        return state, reward, self._never
+    def transition(self, state: torch.Tensor, actions: torch.Tensor):
+        reached, reward = self.fns.pendulum_step(state, actions)
+        return reached, reward, self._never
 
 
 BATCHED_ENVS: dict[str, type[BatchedEnv]] = {

@@ -14,7 +14,7 @@ from course.impl import Implementation
 from course.train import _SilentLog
 from course.train import run as train_run
 from course.train.ppo import DEFAULTS, PPOConfig
-from course.train.ppo_device import train_on_device
+from course.train.ppo_device import DeviceRollout, train_on_device
 
 #: 8 envs of 16 steps, minibatches of 48: an epoch has two of 48 and a last one of 32,
 #: so both compiled minibatch shapes are used.
@@ -147,8 +147,12 @@ def test_a_second_compiled_run_in_one_process_compiles_afresh(compiler):
     code = make_minibatch_loss.__code__.co_consts
     loss_code = next(c for c in code if getattr(c, "co_name", "") == "minibatch_loss")
     _train("CartPole-v1", "compile", updates=1)
+    step_code = DeviceRollout.policy_and_env_step.__code__
     first = len(_debug_get_cache_entry_list(loss_code))
+    first_step = len(_debug_get_cache_entry_list(step_code))
     _, log = _train("CartPole-v1", "compile", updates=1)
     # the two minibatch shapes, once each: the first run's versions are gone
     assert first == len(_debug_get_cache_entry_list(loss_code)) == 2
+    # and the rollout step's versions (from the reset's tensors, from a step's) as many
+    assert 0 < first_step == len(_debug_get_cache_entry_list(step_code)) <= 2
     assert log.compiled_at_start > 0

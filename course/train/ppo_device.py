@@ -18,7 +18,6 @@ is no ``.item()``, ``.cpu()``, ``.numpy()`` and no Python branch on a tensor's v
 from __future__ import annotations
 
 import time
-import types
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ except ImportError:  # a student's copy of the course: the update is the student
 #: ``--compile`` and ``--cuda-graphs``: the ``torch.compile`` mode of each ("reduce-overhead"
 #: records the compiled code's kernels as CUDA graphs and replays them).
 COMPILE_MODES = {"compile": "default", "cuda-graphs": "reduce-overhead"}
-#: m10's functions a step of the batched envs calls.
+#: m10's functions a step of the batched envs calls (the benchmark compiles them alone).
 ENV_FUNCTIONS = ("cartpole_step", "cartpole_terminated", "pendulum_step", "autoreset")
 
 #: Changes to PPO's defaults (course.train.ppo) for the torch backend: none at present.
@@ -102,9 +101,10 @@ class DeviceRollout:
         T, N, device = num_steps, envs.num_envs, envs.device
         self.envs, self.agent, self.T, self.N = envs, agent, T, N
         self.m10 = impl.module("m10")
-        # the functions a step calls (torch.compile replaces them with --compile)
-        self.policy = agent.get_action_and_value
-        self.episode_stats = self.m10.episode_stats
+        # one step of the policy and the envs, a function of tensors (torch.compile
+        # replaces it with --compile; with CUDA graphs its outputs are copied out at once)
+        self.step_fn = self.policy_and_env_step
+        self.keep_outputs = False
         self.reward_scale = reward_scale
         obs_dim = envs.obs_dim
         space = envs.single_action_space
@@ -145,32 +145,59 @@ class DeviceRollout:
     def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.float() if self.normalizer is None else self.normalizer(obs.float())
 
+    def policy_and_env_step(self, obs, state, steps, fresh, running_return):
+        """Sample the policy at ``obs``, step the envs from ``state`` with the actions
+        (:meth:`BatchedEnv.advance`) and sum the episode returns (m10
+        ``episode_stats``): all of a rollout step but the storage and the observation
+        statistics, as one function of tensors, which ``--compile`` compiles whole.
+
+        Returns ``(action, log_prob, value, reward, terminated, truncated, final_obs,
+        obs, state, steps, running_return, finished_sum, finished_count)``: ``final_obs``
+        the observation each env reached, ``obs`` the one it goes on from (a new
+        episode's first where one ended), both before normalisation."""
+        action, log_prob, _, value = self.agent.get_action_and_value(obs)
+        env_action = torch.clamp(action, self.low, self.high) if self.continuous else action
+        reached, reward, terminated, truncated, done, state, steps = self.envs.advance(
+            state, steps, env_action, fresh
+        )
+        reward = reward.float()
+        running_return, finished, count = self.m10.episode_stats(running_return, reward, done)
+        final_obs, obs = self.envs.observe(reached), self.envs.observe(state)
+        return (action, log_prob, value, reward, terminated, truncated, final_obs, obs,
+                state, steps, running_return, finished, count)  # fmt: skip
+
     @torch.inference_mode()
     def collect(self) -> torch.Tensor:
         """Run the rollout (under ``torch.inference_mode()``, which skips autograd's
         bookkeeping: what it writes into the storage is data for the update)."""
+        envs = self.envs
         for t in range(self.T):
             self.obs[t] = self.next_obs
-            action, log_prob, _, value = self.policy(self.next_obs)
+            if self.keep_outputs:  # CUDA graphs: this replay may reuse the last one's memory
+                torch.compiler.cudagraph_mark_step_begin()
+            out = self.step_fn(
+                self.next_obs, envs.state, envs.steps, envs.fresh_states(), self.running_return
+            )
+            action, log_prob, value, reward, terminated, truncated, final_obs, obs = out[:8]
+            state, steps, running_return, finished, count = out[8:]
+            if self.keep_outputs:  # what the next step reads must outlive this replay
+                state, steps, running_return = state.clone(), steps.clone(), running_return.clone()
+            envs.state, envs.steps, self.running_return = state, steps, running_return
             self.actions[t] = action
             self.log_probs[t] = log_prob
             self.values[t] = value
-            if self.continuous:
-                action = torch.clamp(action, self.low, self.high)
-            next_obs, reward, terminated, truncated, info = self.envs.step(action)
             self.raw_rewards[t] = reward
             self.rewards[t] = reward if self.reward_scale == 1.0 else reward * self.reward_scale
             self.terminated[t] = terminated
             self.truncated[t] = truncated
-            self.running_return, finished, count = self.episode_stats(
-                self.running_return, reward.float(), terminated | truncated
-            )
             self.episode_sums[t] = finished
             self.episode_counts[t] = count
-            self.next_obs = self._observe(next_obs)
+            self.next_obs = self._observe(obs)
+            if self.keep_outputs and self.normalizer is None:
+                self.next_obs = self.next_obs.clone()
             # the observation reached, normalised now, with the statistics that normalise
             # next_obs: where the episode goes on, V of it is the value of the next step
-            self.final_obs[t] = self._normalize(info["final_obs"])
+            self.final_obs[t] = self._normalize(final_obs)
         # --8<-- [start:bootstrap]
         # V(s_{t+1}) for every step in one pass: final_obs[t] is the observation step t
         # reached (the next one where the episode goes on, the last one where it ended)
@@ -216,11 +243,17 @@ def read_once(stats: dict[str, torch.Tensor], rollout: DeviceRollout) -> dict[st
 
 def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
     """Pass the per-step and per-minibatch code through ``torch.compile`` (``mode`` as
-    :data:`COMPILE_MODES`): m10's env functions, the policy's sampling in the rollout and
-    episode_stats, and the minibatch loss (forward and backward). The Python around
-    them (the loop, the storage, the optimizer) stays as it is. Shapes are static: a
-    rollout step always has N rows, a minibatch ``minibatch_size`` (and the last, smaller
-    one, its own compiled version). Returns the compiled loss function."""
+    :data:`COMPILE_MODES`): the rollout's step (the policy's sampling, m10's env
+    functions, the autoreset and episode_stats, :meth:`DeviceRollout.policy_and_env_step`)
+    as one function, and the minibatch loss (forward and backward) as another. The
+    Python around them (the loop, the storage, the observation statistics, the
+    optimizer) stays as it is. Shapes are static: a rollout step always has N rows, a
+    minibatch ``minibatch_size`` (and the last, smaller one, its own compiled version).
+    Returns the compiled loss function.
+
+    One function per step, rather than one per piece: a compiled function's call costs
+    tens of microseconds on a CPU (its guards and wrappers) whatever it computes, and
+    with CUDA graphs each call is one replay."""
 
     def compiled(fn):
         return torch.compile(fn, mode=mode, dynamic=False)
@@ -230,21 +263,17 @@ def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
     # same code until torch.compile's limit, past which it runs eagerly. Start afresh.
     torch._dynamo.reset()
 
-    fns = envs.fns
-    envs.fns = types.SimpleNamespace(
-        **{name: compiled(getattr(fns, name)) for name in ENV_FUNCTIONS if hasattr(fns, name)}
-    )
-    rollout.policy = compiled(rollout.policy)
-    rollout.episode_stats = compiled(rollout.episode_stats)
+    rollout.step_fn = compiled(rollout.policy_and_env_step)
+    rollout.keep_outputs = mode == "reduce-overhead"
     return compiled(loss_fn)
 
 
 def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config, calls: int = 1) -> float:
     """Compile before the clock starts: call every compiled function ``calls`` times with
-    the shapes training will give it, changing nothing that training reads (the envs'
-    state, the random number generators, the optimizer, the gradients). (With CUDA
-    graphs, a function's first call compiles it and a later one records its graph: three
-    calls do both.) Returns the seconds taken."""
+    the shapes (and kinds of tensor) training will give it, changing nothing that
+    training reads (the envs' state, the random number generators, the optimizer, the
+    gradients). (With CUDA graphs, a function's first call compiles it and a later one
+    records its graph: three calls do both.) Returns the seconds taken."""
     start = time.perf_counter()
     device = envs.device
     cpu_rng = torch.get_rng_state()
@@ -254,14 +283,22 @@ def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config, calls: int = 1
     batch = rollout.flatten()
     for _ in range(calls):
         with torch.inference_mode():
-            obs = rollout.next_obs.clone()
-            action, _, _, _ = rollout.policy(obs)
-            if rollout.continuous:
-                action = torch.clamp(action, rollout.low, rollout.high)
-            state, reward, terminated = envs.transition(action)  # reads envs.state only
-            done = terminated | (envs.steps + 1 >= envs.max_episode_steps)  # as a step does
-            envs.fns.autoreset(state, done, envs._fresh_state)
-            rollout.episode_stats(rollout.running_return.clone(), reward.float(), done)
+            fresh = envs._fresh_state  # the block as it is (only read): no new states drawn
+            state, steps, running_return = envs.state, envs.steps, rollout.running_return
+            inputs = [rollout.next_obs, state, steps, fresh, running_return]
+            # from the reset's tensors, then from a step's own (whose layout may differ),
+            # copies that alias each other as the originals do (CartPole's observation is
+            # its state): each is a version of the compiled step
+            for _ in range(2):
+                copies = {id(fresh): fresh}
+                for x in inputs:
+                    if id(x) not in copies:
+                        copies[id(x)] = x.clone()
+                inputs = [copies[id(x)] for x in inputs]
+                if rollout.keep_outputs:
+                    torch.compiler.cudagraph_mark_step_begin()
+                out = rollout.step_fn(*inputs)
+                inputs = [rollout._normalize(out[7]), out[8], out[9], fresh, out[10]]
         for size in sorted(sizes):
             old_log_probs, advantages, values, returns = (
                 torch.zeros(size, device=device) for _ in range(4)
