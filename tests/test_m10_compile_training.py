@@ -96,6 +96,36 @@ def test_compiled_training_gives_the_eager_parameters(env_id, same_random_number
     assert sum(counters["frames"].values()) == log.compiled_at_start
 
 
+@pytest.mark.parametrize(
+    ("env_id", "normalize_obs"), [("CartPole-v1", False), ("Pendulum-v1", True)]
+)
+def test_the_cuda_graph_bookkeeping_keeps_the_rollout(env_id, normalize_obs):
+    """With CUDA graphs a replay's results live in memory the next replay reuses, so the
+    rollout copies what the next step reads. The copies change no number, and alias each
+    other as the results did (CartPole's observation is its state), as the warm-up gave
+    them: otherwise the step would be compiled again mid-run. (The bookkeeping runs on
+    the CPU with the eager step; only the replays need CUDA.)"""
+    impl = Implementation("solutions")
+    m09 = impl.module("m09")
+    rollouts = []
+    for keep in (False, True):
+        envs = make_batched_env(env_id, 8, "cpu", 3, impl)
+        torch.manual_seed(0)
+        agent = m09.ActorCritic(envs.single_observation_space, envs.single_action_space, 16)
+        rollout = DeviceRollout(envs, agent, 24, impl, normalize_obs, 1.0)
+        rollout.keep_outputs = keep
+        rollout.reset(3)
+        next_values = rollout.collect()
+        rollouts.append((rollout, next_values))
+        assert (rollout.next_obs is envs.state) == (env_id == "CartPole-v1" and not normalize_obs)
+    (plain, plain_next), (kept, kept_next) = rollouts
+    torch.testing.assert_close(kept_next, plain_next, rtol=0, atol=0)
+    for name in ("obs", "final_obs", "actions", "log_probs", "values", "rewards", "terminated"):
+        assert torch.equal(getattr(kept, name), getattr(plain, name)), name
+    assert torch.equal(kept.envs.state, plain.envs.state)
+    assert torch.equal(kept.running_return, plain.running_return)
+
+
 def test_the_flags_are_refused_where_they_cannot_work(tmp_path, monkeypatch):
     import torch._dynamo
 

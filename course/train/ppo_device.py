@@ -180,8 +180,12 @@ class DeviceRollout:
             )
             action, log_prob, value, reward, terminated, truncated, final_obs, obs = out[:8]
             state, steps, running_return, finished, count = out[8:]
-            if self.keep_outputs:  # what the next step reads must outlive this replay
-                state, steps, running_return = state.clone(), steps.clone(), running_return.clone()
+            if self.keep_outputs:  # what the next step reads must outlive this replay:
+                # copies, aliased as the results are (CartPole's observation is its state),
+                # as the warm-up gives them
+                feed = (obs, state, steps, running_return)
+                kept = {id(x): x.clone() for x in feed}
+                obs, state, steps, running_return = (kept[id(x)] for x in feed)
             envs.state, envs.steps, self.running_return = state, steps, running_return
             self.actions[t] = action
             self.log_probs[t] = log_prob
@@ -193,8 +197,6 @@ class DeviceRollout:
             self.episode_sums[t] = finished
             self.episode_counts[t] = count
             self.next_obs = self._observe(obs)
-            if self.keep_outputs and self.normalizer is None:
-                self.next_obs = self.next_obs.clone()
             # the observation reached, normalised now, with the statistics that normalise
             # next_obs: where the episode goes on, V of it is the value of the next step
             self.final_obs[t] = self._normalize(final_obs)
