@@ -367,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         "result, table and plot",
     )
     parser.add_argument("--pendulum", action="store_true", help="train Pendulum-v1 too")
+    parser.add_argument(
+        "--envs",
+        default="CartPole-v1",
+        help="the tasks to train, comma-separated (default CartPole-v1; --pendulum adds "
+        "Pendulum-v1), e.g. --envs Pendulum-v1 to measure it alone and --merge it after",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu.json"))
     parser.add_argument("--table", default=str(ROOT / "docs" / "assets" / "gpu_benchmark.md"))
     parser.add_argument(
@@ -385,7 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": machine(), "command": _command(argv)}
     caps = (args.max_cpu, args.max_sync, args.max_cpu)
     result["raw"] = [] if args.no_raw else raw_rows(sizes, *caps, args.compile)
-    envs = ["CartPole-v1"] + (["Pendulum-v1"] if args.pendulum and not args.quick else [])
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    unknown = sorted(set(envs) - {"CartPole-v1", "Pendulum-v1"})
+    if unknown:
+        parser.error(
+            f"--envs: no batched version of {', '.join(unknown)} (CartPole-v1, Pendulum-v1)"
+        )
+    if args.pendulum and not args.quick and "Pendulum-v1" not in envs:
+        envs.append("Pendulum-v1")
     setups = training_setups(args.compile, nproc=not args.no_nproc)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]

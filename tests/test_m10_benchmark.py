@@ -149,3 +149,18 @@ def test_compiled_envs_give_the_same_numbers_as_eager():
         )
         a, b = eager.step(actions), fast.step(actions)
         assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+
+
+def test_envs_chooses_the_tasks_and_refuses_one_without_a_batched_version(tmp_path, monkeypatch):
+    bench = _benchmark()
+    trained = []
+    monkeypatch.setattr(
+        bench, "training_rows", lambda envs, seeds, setups: trained.append(envs) or []
+    )
+    paths = ["--out", str(tmp_path / "r.json"), "--table", str(tmp_path / "t.md")]
+    assert bench.main(["--no-raw", "--envs", "Pendulum-v1", *paths]) == 0
+    assert bench.main(["--no-raw", "--pendulum", *paths]) == 0
+    assert trained == [["Pendulum-v1"], ["CartPole-v1", "Pendulum-v1"]]
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--no-raw", "--envs", "CartPole-v1,Acrobot-v1", *paths])
+    assert exit_.value.code == 2
