@@ -39,7 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course.batched_envs import BatchedCartPole  # noqa: E402
+from course.batched_envs import BATCHED_ENVS, BatchedCartPole  # noqa: E402
 from course.impl import Implementation  # noqa: E402
 from course.train.ppo_device import ENV_FUNCTIONS  # noqa: E402
 
@@ -379,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         "--plot", default=str(ROOT / "docs" / "assets" / "figures" / "m10_benchmark.png")
     )
     args = parser.parse_args(argv)
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    unknown = sorted(set(envs) - set(BATCHED_ENVS))
+    if unknown:  # before anything is measured
+        known = ", ".join(BATCHED_ENVS)
+        parser.error(f"--envs: no batched version of {', '.join(unknown)} ({known})")
+    if args.pendulum and not args.quick and "Pendulum-v1" not in envs:
+        envs.append("Pendulum-v1")
     if args.merge:
         paths = [Path(f) for f in args.merge]
         return merge(paths, Path(args.out), Path(args.table), Path(args.plot))
@@ -391,14 +398,6 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": machine(), "command": _command(argv)}
     caps = (args.max_cpu, args.max_sync, args.max_cpu)
     result["raw"] = [] if args.no_raw else raw_rows(sizes, *caps, args.compile)
-    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
-    unknown = sorted(set(envs) - {"CartPole-v1", "Pendulum-v1"})
-    if unknown:
-        parser.error(
-            f"--envs: no batched version of {', '.join(unknown)} (CartPole-v1, Pendulum-v1)"
-        )
-    if args.pendulum and not args.quick and "Pendulum-v1" not in envs:
-        envs.append("Pendulum-v1")
     setups = training_setups(args.compile, nproc=not args.no_nproc)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]

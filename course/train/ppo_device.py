@@ -87,6 +87,18 @@ class TorchNormalizer:
         return ((obs - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-self.clip, self.clip)
 
 
+def aliased_copies(tensors, keep=()) -> list[torch.Tensor]:
+    """Copies of ``tensors`` (but those in ``keep``, passed as they are) that alias each
+    other as the originals do: a tensor given twice is copied once and comes back twice
+    (CartPole's observation is its state). A compiled function is specialised on that
+    aliasing, so the copies it gets must keep it."""
+    copies = {id(x): x for x in keep}
+    for x in tensors:
+        if id(x) not in copies:
+            copies[id(x)] = x.clone()
+    return [copies[id(x)] for x in tensors]
+
+
 class DeviceRollout:
     """T steps of N batched envs into storage preallocated on the envs' device.
 
@@ -180,12 +192,9 @@ class DeviceRollout:
             )
             action, log_prob, value, reward, terminated, truncated, final_obs, obs = out[:8]
             state, steps, running_return, finished, count = out[8:]
-            if self.keep_outputs:  # what the next step reads must outlive this replay:
-                # copies, aliased as the results are (CartPole's observation is its state),
-                # as the warm-up gives them
-                feed = (obs, state, steps, running_return)
-                kept = {id(x): x.clone() for x in feed}
-                obs, state, steps, running_return = (kept[id(x)] for x in feed)
+            if self.keep_outputs:  # what the next step reads must outlive this replay
+                feed = aliased_copies((obs, state, steps, running_return))
+                obs, state, steps, running_return = feed
             envs.state, envs.steps, self.running_return = state, steps, running_return
             self.actions[t] = action
             self.log_probs[t] = log_prob
@@ -243,7 +252,7 @@ def read_once(stats: dict[str, torch.Tensor], rollout: DeviceRollout) -> dict[st
     return out
 
 
-def compile_training(envs, rollout: DeviceRollout, loss_fn, mode: str):
+def compile_training(rollout: DeviceRollout, loss_fn, mode: str):
     """Pass the per-step and per-minibatch code through ``torch.compile`` (``mode`` as
     :data:`COMPILE_MODES`): the rollout's step (the policy's sampling, m10's env
     functions, the autoreset and episode_stats, :meth:`DeviceRollout.policy_and_env_step`)
@@ -286,17 +295,11 @@ def warm_up(envs, rollout: DeviceRollout, loss_fn, agent, config, calls: int = 1
     for _ in range(calls):
         with torch.inference_mode():
             fresh = envs._fresh_state  # the block as it is (only read): no new states drawn
-            state, steps, running_return = envs.state, envs.steps, rollout.running_return
-            inputs = [rollout.next_obs, state, steps, fresh, running_return]
-            # from the reset's tensors, then from a step's own (whose layout may differ),
-            # copies that alias each other as the originals do (CartPole's observation is
-            # its state): each is a version of the compiled step
+            inputs = [rollout.next_obs, envs.state, envs.steps, fresh, rollout.running_return]
+            # from copies of the reset's tensors, then from a step's own (whose layout may
+            # differ): each is a version of the compiled step
             for _ in range(2):
-                copies = {id(fresh): fresh}
-                for x in inputs:
-                    if id(x) not in copies:
-                        copies[id(x)] = x.clone()
-                inputs = [copies[id(x)] for x in inputs]
+                inputs = aliased_copies(inputs, keep=(fresh,))
                 if rollout.keep_outputs:
                     torch.compiler.cudagraph_mark_step_begin()
                 out = rollout.step_fn(*inputs)
@@ -346,7 +349,7 @@ def train_on_device(
         if make_minibatch_loss is None:
             raise RuntimeError("--compile needs the course's device update (instructor's copy)")
         loss_fn = compile_training(
-            envs, rollout, make_minibatch_loss(agent, config, impl), COMPILE_MODES[compile]
+            rollout, make_minibatch_loss(agent, config, impl), COMPILE_MODES[compile]
         )
         calls = 3 if COMPILE_MODES[compile] == "reduce-overhead" else 1
         seconds = warm_up(envs, rollout, loss_fn, agent, config, calls)
