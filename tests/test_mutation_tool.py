@@ -10,10 +10,11 @@ import textwrap
 import pytest
 import torch
 
+from autograder import engine
 from autograder.core import Check, Hidden, Property
 from autograder.mutation import equivalents, grading, operators
 from autograder.mutation.__main__ import main, print_text
-from autograder.mutation.run import grade_mutants, sample
+from autograder.mutation.run import grade_mutants, mutants_of, sample
 from course.modules import Module
 
 SAMPLE = textwrap.dedent(
@@ -367,6 +368,15 @@ def test_entry_text_round_trips_through_the_loader(tmp_path):
     (entry,) = equivalents.load("m99", tmp_path)
     assert entry.key == mutant.key
     assert entry.reason == 'a "quoted" reason'
+
+
+@pytest.mark.parametrize("module", engine.graded_modules(), ids=lambda m: m.id)
+def test_the_lists_of_equivalents_in_the_repository_load_and_none_is_stale(module):
+    entries = equivalents.load(module.id)
+    mutants, functions = mutants_of(module)
+    matched, stale = equivalents.match(mutants, entries, set(functions))
+    assert not stale, [e.describe() for e in stale]
+    assert {e.key for e in entries} <= {e.key for e in matched.values()}
 
 
 # ----------------------------------------------------------------------------- determinism

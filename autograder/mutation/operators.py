@@ -289,6 +289,17 @@ def _static(node: ast.AST, constants: dict[str, float]) -> float | None:
     return None
 
 
+def _boolean(node: ast.AST) -> bool:
+    """A comparison, or comparisons joined by ``&`` / ``|`` / ``~``: a bool tensor."""
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+        return _boolean(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor):
+        return _boolean(node.left) and _boolean(node.right)
+    return False
+
+
 def _sign_free(node: ast.AST) -> bool:
     """Values whose negation is the same value: nan, zeros."""
     text = ast.unparse(node)
@@ -557,6 +568,20 @@ class _Walker:
             op = _OP_TEXT[type(value.op)]
             self.add("in-place", node, f"{value.left.id} {op}= {self.t(value.right)}")
 
+    def zero_dim(self, value: ast.AST) -> bool:
+        """Whether ``value`` is a full reduction, or a name assigned only from one."""
+        if _full_reduction(value):
+            return True
+        if not isinstance(value, ast.Name):
+            return False
+        sources = [
+            sub.value
+            for sub in ast.walk(self.func)
+            if isinstance(sub, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == value.id for t in sub.targets)
+        ]
+        return bool(sources) and all(_full_reduction(v) for v in sources)
+
     def is_input(self, name: str, at: ast.AST) -> bool:
         """Whether ``name`` is still the caller's object at ``at``: a parameter (or
         ``self``) not assigned anew before that statement."""
@@ -624,9 +649,10 @@ class _Walker:
             inner = self.p(value)
             if not _sign_free(value):
                 self.add("sign", value, f"-{inner}", node)
-            self.add("detach", value, f"{inner}.detach()", node)
+            if not _boolean(value):  # a bool tensor carries no gradient
+                self.add("detach", value, f"{inner}.detach()", node)
             self.add("cast", value, f"{inner}.float()", node)
-            if not _full_reduction(value):  # a 0-dim result has nothing to squeeze
+            if not self.zero_dim(value):  # a 0-dim result has nothing to squeeze
                 self.add("squeeze", value, f"{inner}.squeeze()", node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
