@@ -402,3 +402,29 @@ def test_the_command_rejects_an_unknown_function(capsys):
     assert main(["m04", "--function", "no_such_function"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no graded function 'no_such_function'" in err
+
+
+def test_the_command_prints_the_score_per_function_and_exits_0_when_nothing_is_open(capsys):
+    assert main(["m07", "--function", "should_stop_early", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("should_stop_early"))
+    assert row.split()[-1] == "100.0%"
+    assert "0 to work on" in out
+
+
+def test_the_command_exits_1_on_a_survivor_and_prints_it_as_json(weak_module, monkeypatch, capsys):
+    import json
+
+    from autograder.mutation import __main__ as command
+
+    monkeypatch.setattr(
+        command, "run_module", lambda *args, **kwargs: _grade(weak_module, ["above_one"])
+    )
+    assert main(["m07", "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    (module,) = payload["modules"]
+    survivors = [m for m in module["mutants"] if m["status"] == "survived"]
+    assert ("boundary", _where(">"), _where(">=")) in [
+        (m["kind"], m["before"], m["after"]) for m in survivors
+    ]
+    assert module["functions"]["above_one"]["survived"] == len(survivors)
