@@ -221,6 +221,7 @@ def test_a_weak_check_lets_a_boundary_mutant_survive_and_the_run_reports_it(weak
     assert boundary in run.failing
     printed = _printed(run)
     assert "survived: solutions/m99_sample.py:" in printed
+    assert "above_one [cast] inserted: x = x.float()" not in printed  # killed
     assert f"above_one [boundary] {_where('>')} -> {_where('>=')}" in printed
 
 
@@ -230,7 +231,9 @@ def test_a_mutant_that_only_a_hidden_case_kills_is_a_gap(weak_module):
     assert boundary.status == "hidden-only"
     assert boundary.hidden_seeds == [1, 2]
     assert boundary.case == "hidden: on the boundary"
-    assert "hidden only:" in _printed(run)
+    printed = _printed(run)
+    assert "hidden only: solutions/m99_sample.py:" in printed
+    assert "(killed by hidden: on the boundary under seeds 1, 2)" in printed
 
 
 def test_a_hanging_mutant_is_killed_by_the_time_limit(weak_module):

@@ -48,10 +48,13 @@ def _short(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def edit_text(before: str, after: str, width: int = 150) -> str:
-    """``before -> after``, the common ends cut when the whole is too long."""
+def edit_text(before: str, after: str, width: int = 200) -> str:
+    """``before -> after`` (``inserted: after`` for a new line), the common ends cut when
+    the whole is too long."""
+    if not before:
+        return f"inserted: {after}"
     if len(before) + len(after) + 4 <= width:
-        return f"{before or '(new line)'} -> {after}"
+        return f"{before} -> {after}"
     head = 0
     while head < min(len(before), len(after)) and before[head] == after[head]:
         head += 1
@@ -61,7 +64,7 @@ def edit_text(before: str, after: str, width: int = 150) -> str:
         and before[len(before) - 1 - tail] == after[len(after) - 1 - tail]
     ):
         tail += 1
-    keep = 25
+    keep = 40
     start = max(0, head - keep)
     b = before[start : len(before) - max(0, tail - keep)]
     a = after[start : len(after) - max(0, tail - keep)]
@@ -91,7 +94,10 @@ def print_text(run: ModuleRun, out) -> None:
         m = result.mutant
         label = "survived" if result.status == "survived" else "hidden only"
         seeds = (
-            f" (seeds {', '.join(map(str, result.hidden_seeds))})" if result.hidden_seeds else ""
+            f" (killed by {_short(result.case, 70)} under seeds "
+            f"{', '.join(map(str, result.hidden_seeds))})"
+            if result.hidden_seeds
+            else ""
         )
         print(
             f"  {label}: {filename}:{m.line} {m.qualname} [{m.kind}] "
