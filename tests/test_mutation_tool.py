@@ -38,10 +38,10 @@ SAMPLE = textwrap.dedent(
         total = torch.zeros_like(x) + x * UNIT + torch.zeros_like(x[0])
         for i in range(n):
             total = total + x[i:].sum(dim=-1, keepdim=True)
-        if n < 3 and not torch.is_grad_enabled():
+        if n < 3 and not torch.is_grad_enabled() and y is not None:
             total.clamp(min=0.0)
         total[..., 0] = 0.0
-        out = (x - y.detach()).mean(dim=0) * 0.5 + total.clone().squeeze(-1)[-1]
+        out = (x - y.detach()).mean(dim=0) * 0.5 * float(n) + total.clone().squeeze(-1)[-1]
         return out.abs()
         ### END SOLUTION
     '''
@@ -56,15 +56,19 @@ def _edits(mutants):
     return {(m.kind, m.before, m.after) for m in mutants}
 
 
+TAIL = "not torch.is_grad_enabled() and y is not None"
+OUT = "(x - y.detach()).mean(dim=0) * 0.5"
+
+
 def test_operators_make_every_kind_of_edit():
     mutants = operators.generate("m99", SAMPLE, ["graded"])
     assert _kinds(mutants) == set(operators.KINDS)
     edits = _edits(mutants)
     for expected in [
-        ("boundary", "n < 3 and not torch.is_grad_enabled()",
-         "n <= 3 and not torch.is_grad_enabled()"),
-        ("comparison", "n < 3 and not torch.is_grad_enabled()",
-         "n >= 3 and not torch.is_grad_enabled()"),
+        ("boundary", f"n < 3 and {TAIL}", f"n <= 3 and {TAIL}"),
+        ("comparison", f"n < 3 and {TAIL}", f"n >= 3 and {TAIL}"),
+        ("logic", "y is not None", "y"),
+        ("cast", f"{OUT} * float(n)", f"{OUT} * n"),
         ("constant", "n < 3", "n < 4"),
         ("detach", "x - y.detach()", "x - y"),
         ("detach", "", "x = x.detach()"),
@@ -85,7 +89,7 @@ def test_operators_make_every_kind_of_edit():
         ("in-place", "y = y + 1.0", "y += 1.0"),
         ("in-place", "total.clone()", "total"),
         ("in-place", "total.clamp(min=0.0)", "total.clamp_(min=0.0)"),
-        ("constant", "(x - y.detach()).mean(dim=0) * 0.5", "(x - y.detach()).mean(dim=0) * 0.6"),
+        ("constant", f"{OUT}", f"{OUT[:-1]}6"),
         ("constant", "total.clamp(min=0.0)", "total.clamp(min=0.1)"),
         ("dropped-statement", "total.clamp(min=0.0)", "pass"),
         ("logic", "not torch.is_grad_enabled()", "torch.is_grad_enabled()"),
@@ -393,11 +397,16 @@ def test_the_results_do_not_depend_on_the_number_of_workers(weak_module):
     assert strip(_printed(one)) == strip(_printed(two))
 
 
-def test_sample_is_spread_and_fixed():
+def test_the_sample_is_fixed_and_does_not_depend_on_lines_or_other_mutants():
     mutants = operators.generate("m99", SAMPLE, ["graded"])
     picked = sample(mutants, 5)
     assert len(picked) == 5 and len(set(picked)) == 5
-    assert picked == sample(mutants, 5)
+    assert picked == sample(list(reversed(mutants)), 5)[::-1] == sample(mutants, 5)
+    shifted = operators.generate("m99", "# a comment\n" + SAMPLE, ["graded"])
+    assert [m.key for m in sample(shifted, 5)] == [m.key for m in picked]
+    # A mutant that is not picked can go without changing the sample.
+    others = [m for m in mutants if m not in picked]
+    assert sample([m for m in mutants if m != others[0]], 5) == picked
     assert sample(mutants[:3], 5) == mutants[:3]
 
 
@@ -407,10 +416,20 @@ def test_the_command_rejects_an_unknown_function(capsys):
     assert err.count("\n") == 1 and "no graded function 'no_such_function'" in err
 
 
-def test_the_command_prints_the_score_per_function_and_exits_0_when_nothing_is_open(capsys):
-    assert main(["m07", "--function", "should_stop_early", "--jobs", "1"]) == 0
+def test_the_command_prints_the_score_per_function_and_exits_0_when_nothing_is_open(
+    weak_module, monkeypatch, capsys
+):
+    from autograder.mutation import __main__ as command
+
+    def killed_only(*args, **kwargs):
+        run = _grade(weak_module, ["above_one"])
+        run.results = [r for r in run.results if r.status == "killed"]
+        return run
+
+    monkeypatch.setattr(command, "run_module", killed_only)
+    assert main(["m07"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.strip().startswith("should_stop_early"))
+    row = next(line for line in out.splitlines() if line.strip().startswith("above_one"))
     assert row.split()[-1] == "100.0%"
     assert "0 to work on" in out
 

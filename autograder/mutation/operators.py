@@ -446,6 +446,11 @@ class _Walker:
         lead = between[: len(between) - len(between.lstrip())]
         start = left_end + len(lead)
         end = start + len(old)
+        right = node.comparators[0]
+        if isinstance(right, ast.Constant) and right.value is None and op in (ast.Is, ast.IsNot):
+            # ``x is None`` -> ``not x``: a falsy value (0.0, an empty batch) taken for None
+            truth = f"not {self.p(node.left)}" if op is ast.Is else self.t(node.left)
+            self.add("logic", node, truth)
         if op in _BOUNDARY:
             self.edits.append(_Edit("boundary", start, end, _BOUNDARY[op], self.widen(node)))
         if op in _NEGATED:
@@ -707,7 +712,12 @@ class _Walker:
             self._method(node, func, name)
         elif isinstance(func, ast.Attribute) and name in _SWAPS:
             self._rename(node, func, _SWAPS[name])
-        elif isinstance(func, ast.Name) and name in ("max", "min"):
+        elif (
+            isinstance(func, ast.Name) and name in ("float", "int", "bool") and len(node.args) == 1
+        ):
+            # a Python number or bool the docstring promises, left a tensor
+            self.add("cast", node, self.t(node.args[0]))
+        if isinstance(func, ast.Name) and name in ("max", "min"):
             other = "min" if name == "max" else "max"
             self.edits.append(_Edit("reduction", *self.src.span(func), other, self.widen(node)))
         self._dims(node, name, is_method)

@@ -202,10 +202,16 @@ def grade_mutants(
 
 
 def sample(mutants: list[Mutant], size: int) -> list[Mutant]:
-    """``size`` mutants spread evenly over the list (the same ones on every run)."""
-    if len(mutants) <= size:
-        return list(mutants)
-    return [mutants[(i * len(mutants)) // size] for i in range(size)]
+    """``size`` of the mutants, in their order: those whose identity hashes lowest, so the
+    sample is the same on every run, and a new operator or an edit elsewhere in the file
+    changes it only where a new mutant hashes lower."""
+    import hashlib
+
+    def rank(mutant: Mutant) -> bytes:
+        return hashlib.sha256(repr((mutant.module, *mutant.key)).encode()).digest()
+
+    chosen = set(sorted(range(len(mutants)), key=lambda i: rank(mutants[i]))[:size])
+    return [m for i, m in enumerate(mutants) if i in chosen]
 
 
 def _classify(mutant: Mutant, raw: dict[str, Any], listed: dict) -> Result:
