@@ -251,6 +251,19 @@ def test_a_hanging_mutant_is_killed_by_the_time_limit(weak_module):
     assert _by_edit(run)[("comparison", "i < n", "i >= n")].status == "killed"
 
 
+def test_a_mutant_that_asks_for_too_much_memory_fails_its_case_not_the_run(tmp_path):
+    from autograder.mutation import pool
+
+    def task(index: int) -> dict:
+        if index == 0:
+            torch.empty(3 * 1024**3, dtype=torch.uint8)  # 3 GiB: more than MEMORY_MB
+        return {"outcome": "survived", "index": index}
+
+    results = dict(pool.run_tasks(task, 3, jobs=1, limit=lambda _: 10.0))
+    assert results[0]["outcome"] == "error" and "memory" in results[0]["message"].lower()
+    assert [results[i]["index"] for i in (1, 2)] == [1, 2]
+
+
 def _printed(run) -> str:
     import io
 

@@ -18,12 +18,29 @@ from typing import Any
 
 Task = Callable[[int], dict[str, Any]]
 
+MEMORY_MB = 2048
+"""Address space a worker may add to what it has when it forks: a mutant that asks for
+more (an off-by-one that makes a huge tensor) fails its case instead of the machine."""
+
+
+def _limit_memory(memory_mb: int) -> None:
+    import resource
+
+    from autograder.worker import _mapped_bytes
+
+    value = _mapped_bytes() + memory_mb * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (value, hard))
+
 
 def _serve(task: Task, conn: Connection) -> None:
     import torch
 
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
+    _limit_memory(MEMORY_MB)
     while True:
         try:
             index = conn.recv()
