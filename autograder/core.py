@@ -440,6 +440,9 @@ class CheckResult:
     cases: list[CaseResult] = field(default_factory=list)
     error: Failure | None = None  # the check could not run at all (missing file, import)
     notes: list[str] = field(default_factory=list)
+    contradicted: set[str] = field(default_factory=set)
+    """The catalogued mistakes that explain the failing cases but fail a case this code
+    passes: whatever the code does, it is not that mistake, which is not named."""
     for_grade: bool = False
     """Scored as ``ppo-course grade`` scores: only hidden cases and properties carry
     points (the public known outputs are a self-check), and a function that passes none

@@ -7,7 +7,7 @@ import pytest
 
 from autograder import engine
 from course import impl
-from tests.helpers import all_checks, check_ids, run_in_process
+from tests.helpers import all_checks, assert_names_reproduce, check_ids, run_in_process
 
 CHECKS = all_checks()
 IDS = check_ids()
@@ -41,6 +41,8 @@ def test_mistake_is_caught_and_named(check, mistake):
     assert result.score < check.points
     named = {d.name for c in result.cases for d in c.diagnoses}
     assert mistake.name in named, f"no failing case names {mistake.name} (named: {named})"
+    # What the feedback names as the likely misconception reproduces every failing case.
+    assert_names_reproduce(check, result)
 
 
 @pytest.mark.parametrize(("module", "check"), CHECKS, ids=IDS)
