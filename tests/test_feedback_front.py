@@ -44,3 +44,21 @@ def test_a_timeout_that_is_not_positive_is_a_usage_error():
     done = run_cli("check", "m01", "--timeout", "0")
     assert done.returncode == 2
     assert "positive" in done.stderr
+
+
+def test_a_syntax_error_in_an_imported_file_is_placed_in_that_file(tmp_path):
+    """m09 imports m03: a syntax error in m03 is reported at its own line, not at m09's
+    import of it."""
+    from course import paths
+    from course.modules import lookup
+
+    changes: dict = {m: {} for m in ("m01", "m02", "m04", "m05", "m06", "m07", "m08", "m09")}
+    lines = (paths.SOLUTIONS_DIR / lookup("m03").filename).read_text().splitlines()
+    broken_at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
+    lines[broken_at - 1] = lines[broken_at - 1].replace("(", "((", 1)
+    changes["m03"] = "\n".join(lines) + "\n"
+    folder = make_submission(tmp_path / "sub", changes)
+    done = run_cli("check", "m09", "--impl", str(folder), "--no-color")
+    assert done.returncode == 2, done.stderr
+    assert f"in m03_trust_region.py, line {broken_at}:" in done.stdout, done.stdout
+    assert "m09_ppo_agent.py line" not in done.stdout and "(line " not in done.stdout
