@@ -346,6 +346,15 @@ def run_check(
             # The function itself is a stub: no need to start the other worker to see it.
             result.cases.append(CaseResult(case, False, failure=known[0].failure, private=True))
             continue
+        unfinished = next(
+            (c.failure for c in known if c.failure is not None and c.failure.kind == "needs"),
+            None,
+        )
+        if private and unfinished is not None:
+            # An earlier function it calls is not implemented yet: every case fails with
+            # that module's message, as on a copy of the course without the reference.
+            result.cases.append(CaseResult(case, False, failure=unfinished))
+            continue
         if private and id(runner) not in started:
             started.add(id(runner))
             problem = runner.start(check)

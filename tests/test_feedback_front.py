@@ -62,3 +62,26 @@ def test_a_syntax_error_in_an_imported_file_is_placed_in_that_file(tmp_path):
     assert done.returncode == 2, done.stderr
     assert f"in m03_trust_region.py, line {broken_at}:" in done.stdout, done.stdout
     assert "m09_ppo_agent.py line" not in done.stdout and "(line " not in done.stdout
+
+
+def test_a_function_that_needs_an_unfinished_module_fails_every_case_with_its_message(tmp_path):
+    """m05's training step calls m04's clipped loss: with m04 a stub, every case and
+    property fails with m04's message, as the page says, even where the reference could
+    stand in for it; once m04 runs, the graded cases run on the reference's m04."""
+    import json
+
+    from course import paths
+    from tests.helpers import results_by_check
+
+    stub_m04 = (paths.EXERCISES_DIR / "m04_ppo_clip.py").read_text()
+    folder = make_submission(tmp_path / "sub", {"m04": stub_m04, "m05": {}})
+    out = tmp_path / "results.json"
+    done = run_cli("check", "m05", "--impl", str(folder), "--no-color", "--json", str(out))
+    assert done.returncode == 1, done.stderr
+    step = results_by_check(out)["m05.training_step_loss"]
+    assert step["score"] == 0, step
+    assert "calls m04.clipped_surrogate_loss, which is not implemented yet" in step["output"]
+    assert "cases failed." in step["output"]
+    first = step["output"].split(" cases failed.")[0].split(" of ")
+    assert first[0] == first[1], step["output"]
+    assert json.loads(out.read_text())["tests"][0]["score"] > 0  # value_loss is its own
