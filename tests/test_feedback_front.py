@@ -3,6 +3,9 @@ module names as students type them."""
 
 from __future__ import annotations
 
+import pytest
+
+from autograder import engine
 from tests.submissions import make_submission
 from tests.test_isolation import run_cli
 
@@ -85,3 +88,13 @@ def test_a_function_that_needs_an_unfinished_module_fails_every_case_with_its_me
     first = step["output"].split(" cases failed.")[0].split(" of ")
     assert first[0] == first[1], step["output"]
     assert json.loads(out.read_text())["tests"][0]["score"] > 0  # value_loss is its own
+
+
+@pytest.mark.parametrize("module_id", [m.id for m in engine.graded_modules()])
+def test_the_reference_prints_nothing_but_its_scores(module_id):
+    """A clean reference is checked in silence: no warning of a check file, no library's
+    message, nothing on stderr."""
+    done = run_cli("check", module_id, "--impl", "solutions", "--no-color")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.stderr == "", done.stderr
+    assert "all checks pass" in done.stdout
