@@ -54,7 +54,7 @@ def test_check_has_every_kind_of_evidence(module, check):
     assert any(c["source"] == "hand" for c in known), "no case worked out by hand"
     assert check.hidden, "no hidden cases"
     assert check.properties, "no properties"
-    assert len(check.mistakes) >= 2, "fewer than two catalogued mistakes"
+    assert len(check.mistakes) >= 4, "fewer than four catalogued mistakes"
     assert check.summary, "no one-line summary"
     names = [m.name for m in check.mistakes]
     assert len(names) == len(set(names)), "mistake names repeat"
