@@ -329,11 +329,14 @@ class Case:
         return rtol, atol
 
     def judge(self, received: Any) -> Mismatch | None:
-        if self.predicate is not None:
-            message = self.predicate(received, self.inputs)
-            return Mismatch(message) if message else None
-        rtol, atol = self.tolerances
-        return compare(self.expected, received, rtol, atol)
+        # A received tensor keeps its requires_grad flag (a check may need to see it); the
+        # grader's own arithmetic on it records no graph and reads values without warning.
+        with torch.no_grad():
+            if self.predicate is not None:
+                message = self.predicate(received, self.inputs)
+                return Mismatch(message) if message else None
+            rtol, atol = self.tolerances
+            return compare(self.expected, received, rtol, atol)
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -440,6 +443,9 @@ class CheckResult:
     cases: list[CaseResult] = field(default_factory=list)
     error: Failure | None = None  # the check could not run at all (missing file, import)
     notes: list[str] = field(default_factory=list)
+    contradicted: set[str] = field(default_factory=set)
+    """The catalogued mistakes that explain the failing cases but fail a case this code
+    passes: whatever the code does, it is not that mistake, which is not named."""
     for_grade: bool = False
     """Scored as ``ppo-course grade`` scores: only hidden cases and properties carry
     points (the public known outputs are a self-check), and a function that passes none

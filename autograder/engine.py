@@ -346,6 +346,15 @@ def run_check(
             # The function itself is a stub: no need to start the other worker to see it.
             result.cases.append(CaseResult(case, False, failure=known[0].failure, private=True))
             continue
+        unfinished = next(
+            (c.failure for c in known if c.failure is not None and c.failure.kind == "needs"),
+            None,
+        )
+        if private and unfinished is not None:
+            # An earlier function it calls is not implemented yet: every case fails with
+            # that module's message, as on a copy of the course without the reference.
+            result.cases.append(CaseResult(case, False, failure=unfinished))
+            continue
         if private and id(runner) not in started:
             started.add(id(runner))
             problem = runner.start(check)
@@ -381,7 +390,39 @@ def run_check(
                 outcome_printed=printed,
             )
         )
+    result.contradicted = _contradicted(result, reference_ns)
     return result
+
+
+def _contradicted(result: CheckResult, reference_ns: Any | None) -> set[str]:
+    """The mistakes that give the received output on every failing case but fail a case
+    the code passed (a mistake that fails more cases than the code is not what it does).
+    Only mistakes whose output on the passing case is known are ruled out."""
+    failing = [c for c in result.cases if not c.passed]
+    if not failing or any(c.mismatch is None for c in failing):
+        return set()
+    candidates = set.intersection(*({d.name for d in c.diagnoses} for c in failing))
+    out = set()
+    for mistake in (m for m in result.check.mistakes if m.name in candidates):
+        for case_result in (c for c in result.cases if c.passed):
+            case = case_result.case
+            if case.kind == "known":
+                stored = fixture_files.mistake_outputs(
+                    case.check.module, case.check.function, case.name
+                )
+                value = stored.get(mistake.name, _FAILED) if stored is not None else _FAILED
+            else:
+                value = _mistake_output(case, mistake, reference_ns)
+            if value is _FAILED:
+                continue
+            try:
+                fails = case.judge(value) is not None
+            except Exception:  # an output of a shape no case expects
+                fails = True
+            if fails:
+                out.add(mistake.name)
+                break
+    return out
 
 
 @dataclass

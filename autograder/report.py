@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.core import NO_VALUE, CaseResult, CheckResult
@@ -91,42 +92,79 @@ def _printed(case_result: CaseResult) -> list[str]:
     return [f"  your code printed{more}:", *[f"    | {line[:160]}" for line in lines]]
 
 
+@dataclass
+class Naming:
+    """What the feedback of one check may say about the catalogued mistakes.
+
+    ``likely``: the mistakes whose catalogued output reproduces the student's output on
+    every failing case; only these are named. ``explained``: for every mistake that
+    reproduces some failing cases, how many; ``failing``: how many cases failed."""
+
+    likely: set[str] = field(default_factory=set)
+    explained: dict[str, int] = field(default_factory=dict)
+    failing: int = 0
+    contradicted: set[str] = field(default_factory=set)
+
+
+def naming(result: CheckResult) -> Naming:
+    """The misconceptions one check's feedback may name (see :class:`Naming`).
+
+    A mistake is named only when its output reproduces the student's on every failing
+    case, and it passes the cases the student passes (``CheckResult.contradicted``). A
+    failing case that returned no value to compare (it raised, timed out, was not run)
+    blocks every name: no mistake is known to explain it."""
+    failing = [c for c in result.cases if not c.passed]
+    explained: dict[str, int] = {}
+    for case_result in failing:
+        for name in {d.name for d in case_result.diagnoses}:
+            explained[name] = explained.get(name, 0) + 1
+    likely: set[str] = set()
+    if failing and all(c.mismatch is not None for c in failing):
+        likely = {name for name, count in explained.items() if count == len(failing)}
+    contradicted = likely & result.contradicted
+    return Naming(likely - contradicted, explained, len(failing), contradicted)
+
+
 def explaining_every_failure(result: CheckResult) -> set[str]:
     """The names of the catalogued mistakes that explain every failing case of ``result``
-    that returned a value (each such case's output matches the mistake's). Only these are
-    named as the likely misconception; one that explains some cases only is a "possibly"."""
-    mismatched = [c for c in result.cases if not c.passed and c.mismatch is not None]
-    if not mismatched:
-        return set()
-    return set.intersection(*({d.name for d in c.diagnoses} for c in mismatched))
+    (see :func:`naming`): only these are named as the likely misconception."""
+    return naming(result).likely
 
 
 def _misconceptions(
-    case_result: CaseResult, named: set[str] | None, explain: bool = True
+    case_result: CaseResult, named: Naming | None, explain: bool = True
 ) -> list[str]:
-    """The misconception lines of one case: those that explain every failure first, then
-    the candidates that explain only some, as "possibly"."""
+    """The misconception lines of one case: the mistakes that explain every failure first,
+    then, as "possibly", those that explain only some, with how many. Without ``named``
+    (one case seen alone) nothing is named as likely."""
+    named = named or Naming(failing=1, explained={m.name: 1 for m in case_result.diagnoses})
     lines = []
-    likely = [m for m in case_result.diagnoses if named is None or m.name in named]
+    likely = [m for m in case_result.diagnoses if m.name in named.likely]
     maybe = [m for m in case_result.diagnoses if m not in likely]
     for mistake in likely:
         lines.append(f"  likely misconception: {mistake.title}.")
         if explain:
             lines.append(_indent(mistake.explanation, "    "))
-    if maybe:
-        titles = "; ".join(m.title for m in maybe)
-        lines.append(f"  possibly: {titles} (this fits some failing cases, not all).")
+    for mistake in maybe:
+        count = named.explained.get(mistake.name, 1)
+        total = max(named.failing, count)
+        cases = "case" if total == 1 else "cases"
+        but = ", but fails a case your code passes" if mistake.name in named.contradicted else ""
+        lines.append(
+            f"  possibly: {mistake.title} (it gives your output on {count} of the {total} "
+            f"failing {cases}{but})."
+        )
     return lines
 
 
-def case_feedback(case_result: CaseResult, view: str = FULL, named: set[str] | None = None) -> str:
+def case_feedback(case_result: CaseResult, view: str = FULL, named: Naming | None = None) -> str:
     """Everything a student needs to understand one failing case.
 
     With ``view="student"`` (what ``ppo-course grade`` gives students), a hidden case, or a
     case run on the reference's earlier functions, shows its name, its verdict and the
     likely misconception only: its inputs, expected values and what the code returned or
-    printed go to the instructor's report. ``named``: the mistakes that explain every
-    failing case of the check (:func:`explaining_every_failure`); None names every match."""
+    printed go to the instructor's report. ``named``: what the check's feedback may name
+    (:func:`naming`); without it, a match is only a "possibly"."""
     case = case_result.case
     kind = {"known": "known output", "hidden": "hidden case", "property": "property"}[case.kind]
     lines = [f'case "{case.name}" ({kind})']
@@ -174,7 +212,7 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
             f"in {check.module.filename}.\n(docs: {check.docs})"
         )
     failing = [c for c in result.cases if not c.passed]
-    named = explaining_every_failure(result)
+    named = naming(result)
     lines = [f"{len(failing)} of {len(result.cases)} cases failed."]
     if result.for_grade:  # the cases that carry the points first
         failing.sort(key=lambda c: c.case.kind == "known")

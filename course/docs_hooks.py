@@ -144,7 +144,8 @@ def render_mistakes(module_key: str, function: str) -> str:
     if not check.mistakes:
         raise PluginError(f"{check.id} has no catalogued mistakes")
     lines = [
-        f"The checks of `{function}` recognise these mistakes and name them in their feedback:",
+        f"The checks of `{function}` recognise these mistakes and name one in their feedback "
+        "when it gives your output on every failing case:",
         "",
     ]
     for mistake in check.mistakes:

@@ -79,6 +79,22 @@ def _student_frame(exc: BaseException, filename: str) -> str:
     return f"line {frame.lineno}: {(frame.line or '').strip()}"
 
 
+def _where(exc: BaseException, folder: Path, path: Path) -> str:
+    """Where in the implementation's folder ``exc`` comes from: ``line N: <source>`` in the
+    imported file itself, or ``in mNN_other.py, line N: <source>`` when the error is in a
+    sibling file it imports (a syntax error there points at that file, not at the import
+    line)."""
+    files = [Path(f.filename) for f in traceback.extract_tb(exc.__traceback__)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        files.append(Path(exc.filename))
+    mine = [f for f in files if f.parent == folder and f.suffix == ".py"]
+    culprit = mine[-1] if mine else path
+    where = _student_frame(exc, str(culprit))
+    if where and culprit != path:
+        return f"in {culprit.name}, {where}"
+    return where
+
+
 def import_module(folder: Path, module: Module, package: str | None = None) -> types.ModuleType:
     """Import ``module`` from ``folder`` (a fresh copy unless ``package`` is given).
 
@@ -93,7 +109,7 @@ def import_module(folder: Path, module: Module, package: str | None = None) -> t
     try:
         return importlib.import_module(f"{package}.{module.name}")
     except Exception as exc:  # the student's file: anything can happen
-        where = _student_frame(exc, str(path))
+        where = _where(exc, folder, path)
         where = f" ({where})" if where else ""
         text = exc.msg if isinstance(exc, SyntaxError) else str(exc)
         message = f"{type(exc).__name__}: {text}".strip()

@@ -57,3 +57,25 @@ def with_a_cpu_buffer(module_id: str, function: str):
         return right(*args, **kwargs)
 
     return version
+
+
+def assert_names_reproduce(check, result):
+    """Every mistake the feedback names, run here, gives the received output on every
+    failing case (computed afresh, not read from the fixture file)."""
+    from autograder import report
+    from autograder.core import Outcome, run_probe_in_process
+    from autograder.values import compare
+
+    reference = engine.reference(check.module)
+    for name in report.explaining_every_failure(result):
+        mistake = next(m for m in check.mistakes if m.name == name)
+        namespace = engine.mistake_namespace(check, mistake, reference)
+        for case_result in (c for c in result.cases if not c.passed):
+            case = case_result.case
+            assert case_result.failure is None, f"{name} named though {case.name} raised"
+            outcome = run_probe_in_process(case.probe, namespace, check.function, case.inputs)
+            assert isinstance(outcome, Outcome), f"{name} fails on {case.name}"
+            rtol, atol = case.tolerances
+            assert compare(outcome.value, case_result.received, rtol, atol) is None, (
+                f"{name} is named but does not give the output on {case.name}"
+            )

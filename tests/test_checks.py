@@ -7,7 +7,7 @@ import pytest
 
 from autograder import engine
 from course import impl
-from tests.helpers import all_checks, check_ids, run_in_process
+from tests.helpers import all_checks, assert_names_reproduce, check_ids, run_in_process
 
 CHECKS = all_checks()
 IDS = check_ids()
@@ -41,6 +41,8 @@ def test_mistake_is_caught_and_named(check, mistake):
     assert result.score < check.points
     named = {d.name for c in result.cases for d in c.diagnoses}
     assert mistake.name in named, f"no failing case names {mistake.name} (named: {named})"
+    # What the feedback names as the likely misconception reproduces every failing case.
+    assert_names_reproduce(check, result)
 
 
 @pytest.mark.parametrize(("module", "check"), CHECKS, ids=IDS)
@@ -52,7 +54,7 @@ def test_check_has_every_kind_of_evidence(module, check):
     assert any(c["source"] == "hand" for c in known), "no case worked out by hand"
     assert check.hidden, "no hidden cases"
     assert check.properties, "no properties"
-    assert len(check.mistakes) >= 2, "fewer than two catalogued mistakes"
+    assert len(check.mistakes) >= 4, "fewer than four catalogued mistakes"
     assert check.summary, "no one-line summary"
     names = [m.name for m in check.mistakes]
     assert len(names) == len(set(names)), "mistake names repeat"

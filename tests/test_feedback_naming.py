@@ -1,9 +1,11 @@
-"""Feedback names a misconception only when it explains every failing case; a candidate
-that explains only some is listed as "possibly", after the match."""
+"""Feedback names a misconception only when its catalogued output reproduces the student's
+output on every failing case (a failing case that raised blocks the name); a candidate that
+explains only some is listed as "possibly", with how many cases it explains."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from autograder import engine, report
 from course.modules import BY_ID
@@ -50,7 +52,71 @@ def test_a_mistake_that_explains_some_failures_only_is_a_possibility():
     assert "no-cut" not in report.explaining_every_failure(result)
     text = report.check_feedback(result)
     assert "likely misconception" not in text
+    failing = [c for c in result.cases if not c.passed]
+    assert (
+        f"possibly: {mistake.title} (it gives your output on {len(matched)} of the "
+        f"{len(failing)} failing cases)." in text
+    )
+
+
+def test_a_failing_case_that_raises_blocks_the_name():
+    check = _check("m01", "discounted_returns")
+    no_cut, mistake = _mistake_code(check, "no-cut")
+    reference = engine.reference(check.module)
+
+    def discounted_returns(rewards, dones, gamma):
+        # the no-cut mistake everywhere, except on one env, where it raises
+        if rewards.shape[-1] == 1:
+            raise IndexError("index 1 is out of bounds")
+        return no_cut.discounted_returns(rewards, dones, gamma)
+
+    result = run_in_process(
+        check, engine.override(reference, discounted_returns=discounted_returns)
+    )
+    raised = [c for c in result.cases if c.failure is not None]
+    matched = [c for c in result.cases if any(d.name == "no-cut" for d in c.diagnoses)]
+    assert raised and matched
+    assert all(c in matched for c in result.cases if not c.passed and c not in raised)
+    assert report.explaining_every_failure(result) == set()
+    text = report.check_feedback(result)
+    assert "likely misconception" not in text
     assert f"possibly: {mistake.title}" in text
+
+
+def test_a_mistake_that_fails_a_case_the_code_passes_is_not_named():
+    """A conjugate gradient that tests the residual after its update: b = 0 gives
+    0 / 0 = nan and runs every iteration, as a loop without a stopping test does, but on
+    F = 3 I it stops after one product, where that mistake makes them all."""
+    check = _check("m03", "conjugate_gradient")
+    reference = engine.reference(check.module)
+    no_early_stop = next(m for m in check.mistakes if m.name == "no-early-stop")
+
+    def conjugate_gradient(matvec, b, iters=10, tol=1e-10):
+        x = torch.zeros_like(b)
+        r, p = b.clone(), b.clone()
+        rr = r.dot(r)
+        for _ in range(iters):
+            product = matvec(p)
+            alpha = rr / p.dot(product)
+            x = x + alpha * p
+            r = r - alpha * product
+            new_rr = r.dot(r)
+            if new_rr < tol:
+                break
+            p = r + (new_rr / rr) * p
+            rr = new_rr
+        return x
+
+    result = run_in_process(
+        check, engine.override(reference, conjugate_gradient=conjugate_gradient)
+    )
+    failing = [c for c in result.cases if not c.passed]
+    assert failing and all(no_early_stop in c.diagnoses for c in failing)
+    assert "no-early-stop" not in report.explaining_every_failure(result)
+    text = report.check_feedback(result)
+    assert "likely misconception" not in text
+    assert f"possibly: {no_early_stop.title} (it gives your output on" in text
+    assert "but fails a case your code passes" in text
 
 
 def test_the_student_view_follows_the_same_rule():

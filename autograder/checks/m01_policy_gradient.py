@@ -479,6 +479,13 @@ POLICY_GRADIENT_LOSS = Check(
             "probabilities instead of log-probabilities",
             "The policy gradient theorem has grad log pi(a|s): weight the log-probabilities.",
         ),
+        Mistake(
+            "detached-log-probs",
+            "the log-probabilities are detached, so the loss carries no gradient",
+            "log_probs.detach() gives the right number but cuts the graph: backward() reaches no "
+            "parameter of the policy and nothing is learnt. Only the weights (returns or "
+            "advantages) are constants here; the log-probabilities must keep their gradient.",
+        ),
     ],
 )
 

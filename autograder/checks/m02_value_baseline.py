@@ -112,6 +112,19 @@ ADVANTAGES_FROM_BASELINE = Check(
             "The advantage is positive when the action did better than the critic expected: "
             "return minus value.",
         ),
+        Mistake(
+            "normalised",
+            "the advantages are normalised here",
+            "This function returns R - V as it is; normalising is a separate step "
+            "(normalize_advantages), done per minibatch where a trainer wants it. Folded in here, "
+            "the scale of the advantages is lost wherever they are used raw.",
+        ),
+        Mistake(
+            "mean-return-baseline",
+            "the baseline is the mean return, not the critic's value",
+            "The mean of the returns is the simplest baseline of REINFORCE, but this function "
+            "takes the critic's values V(s_t): each state gets its own baseline, R_t - V(s_t).",
+        ),
     ],
 )
 
@@ -324,6 +337,12 @@ VALUE_MSE_LOSS = Check(
             "values is detached in the value loss",
             "The value loss is what trains the critic: its gradient must flow into values. "
             "Detach the values where they weight the policy (the advantage), never here.",
+        ),
+        Mistake(
+            "huber",
+            "a Huber (smooth L1) loss instead of the squared error",
+            "Some implementations use smooth_l1_loss for the critic, but this function is 0.5 * "
+            "mean((V - R)^2): for errors larger than 1 the Huber loss grows only linearly.",
         ),
     ],
 )

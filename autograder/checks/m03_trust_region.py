@@ -138,6 +138,12 @@ PROBABILITY_RATIO = Check(
             "exponentiate.",
             kind="edge",
         ),
+        Mistake(
+            "no-exp",
+            "the ratio is the difference of the log-probabilities, not its exponential",
+            "log pi_new - log pi_old is log r; the ratio is exp(log pi_new - log pi_old), which is"
+            " 1, not 0, when the two policies agree.",
+        ),
     ],
 )
 
@@ -257,6 +263,12 @@ SURROGATE_OBJECTIVE = Check(
             "That is m01's policy-gradient objective written with the ratio. It has the same "
             "gradient at r = 1, but its value is 0 there, and away from r = 1 it is not the "
             "importance-sampled estimate of the new policy's advantage.",
+        ),
+        Mistake(
+            "ratio-detached",
+            "the ratio is detached, so the objective carries no gradient",
+            "The surrogate is differentiated with respect to the policy through the ratio: "
+            "ratio.detach() keeps the value and loses the gradient, so the update does nothing.",
         ),
     ],
 )
@@ -536,6 +548,12 @@ APPROX_KL = Check(
             "k1-sign",
             "k1 = mean(log r) instead of mean(-log r)",
             "KL(old || new) = E_old[log pi_old - log pi_new] = E_old[-log r].",
+        ),
+        Mistake(
+            "k3-no-minus-one",
+            "k3 without the -1: mean(r - log r)",
+            "k3 = (r - 1) - log r is 0 when the policies agree and never negative; without the -1 "
+            "it is off by exactly 1.",
         ),
     ],
 )

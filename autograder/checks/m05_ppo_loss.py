@@ -352,6 +352,11 @@ ENTROPY_LOSS = Check(
             "ent_coef is not applied",
             "The coefficient is part of the term: -ent_coef * mean(H).",
         ),
+        Mistake(
+            "not-reduced",
+            "the entropy is not averaged: a (B,) tensor comes back",
+            "The loss is a 0-dim tensor, -ent_coef * mean(H): take the mean over the batch.",
+        ),
     ],
 )
 
@@ -439,6 +444,12 @@ PPO_LOSS = Check(
             "the policy loss is negated",
             "pg_loss is already a loss (the negated clipped objective); negating it again makes "
             "the optimiser lower the advantage-weighted probability ratio.",
+        ),
+        Mistake(
+            "value-halved",
+            "the value loss is halved again",
+            "value_loss already includes the 0.5 and vf_coef; the total is the plain sum pg_loss +"
+            " v_loss + ent_loss, with no second factor.",
         ),
     ],
 )
@@ -686,6 +697,12 @@ TRAINING_STEP_LOSS = Check(
             "the ratio is pi_old / pi_new",
             "r = pi_new / pi_old = exp(new_log_probs - old_log_probs); the inverse rewards "
             "making good actions less likely.",
+        ),
+        Mistake(
+            "biased-std",
+            "the advantages are normalised with the biased standard deviation",
+            "Normalise with the unbiased std (torch's default, divided by B - 1), as "
+            "normalize_advantages does; std(unbiased=False) divides by B.",
         ),
     ],
 )

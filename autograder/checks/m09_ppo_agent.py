@@ -154,6 +154,13 @@ LAYER_INIT = Check(
             "the layer is not returned",
             "Return the layer, so that nn.Sequential(layer_init(nn.Linear(...)), ...) works.",
         ),
+        Mistake(
+            "xavier",
+            "Xavier (Glorot) initialisation instead of an orthogonal one",
+            "xavier_uniform_ draws independent weights; PPO's networks start from orthogonal "
+            "matrices scaled by std (torch.nn.init.orthogonal_), whose rows (or columns) are "
+            "orthogonal with norm std.",
+        ),
     ],
 )
 
@@ -253,6 +260,12 @@ LINEAR_ANNEALING = Check(
             "returns-initial",
             "the initial rate is returned instead of the rate set",
             "Return the rate of this update, so the trainer logs what the optimiser uses.",
+        ),
+        Mistake(
+            "compounding",
+            "the learning rate is multiplied by the fraction each update, not set from initial_lr",
+            "lr = frac * initial_lr every update; multiplying the current rate by frac compounds "
+            "the decay (and depends on what the optimiser held before).",
         ),
     ],
 )

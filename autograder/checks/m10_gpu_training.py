@@ -489,6 +489,11 @@ CARTPOLE_STEP = Check(
             "gymnasium's `length = 0.5` is half the pole's length, the distance from the "
             "pivot to the pole's centre of mass, and the equations use it as it is.",
         ),
+        Mistake(
+            "no-push-for-action-0",
+            "action 0 is read as no push, not a push to the left",
+            "CartPole has no idle action: action 1 pushes right with +10, action 0 left with -10.",
+        ),
     ],
 )
 
@@ -571,6 +576,12 @@ CARTPOLE_TERMINATED = Check(
             "only x > 2.4 and theta > limit, without the absolute value",
             "The cart can leave the track on the left and the pole fall either way: test "
             "|x| and |theta|.",
+        ),
+        Mistake(
+            "position-only",
+            "only the cart's position is tested, not the pole's angle",
+            "An episode also ends when the pole leans more than 12 degrees: |x| > 2.4 or |theta| >"
+            " 12 * 2 * pi / 360.",
         ),
     ],
 )
@@ -669,6 +680,13 @@ PENDULUM_STEP = Check(
             "gymnasium clips the torque to [-2, 2] before it enters the dynamics and the "
             "cost.",
         ),
+        Mistake(
+            "speed-not-clipped",
+            "the new speed is not clipped to [-8, 8]",
+            "gymnasium clips theta_dot to [-max_speed, max_speed] before it moves the angle; a "
+            "fast spin goes faster than the real Pendulum-v1.",
+            kind="edge",
+        ),
     ],
 )
 
@@ -742,6 +760,12 @@ AUTORESET = Check(
             "every env is reset when any episode ends",
             "Each environment has its own episode: only the rows with done set start again. "
             "Resetting all of them cuts the other episodes short.",
+        ),
+        Mistake(
+            "swapped",
+            "the rows that are done keep their state and the others are reset",
+            "torch.where(done, fresh, state): where an episode ended the fresh state comes in, "
+            "elsewhere the state goes on.",
         ),
     ],
 )
@@ -818,6 +842,12 @@ EPISODE_STATS = Check(
             "the mean of the finished returns instead of their sum",
             "The trainer adds finished_sum and finished_count over a whole rollout and "
             "divides once; a mean per step cannot be added up.",
+        ),
+        Mistake(
+            "last-reward-only",
+            "the finished episodes' last rewards are summed, not their returns",
+            "finished_sum adds the whole return of each episode that ended (running return plus "
+            "this step's reward), not only the reward of its last step.",
         ),
     ],
 )

@@ -104,6 +104,10 @@ def loop_skips_last_step(rewards, dones, gamma):
     return returns
 
 
+def pg_detached_log_probs(log_probs, weights):
+    return -(log_probs.detach() * weights).mean()
+
+
 WRONG = {
     ("discounted_returns", "no-cut"): no_cut_at_dones,
     ("discounted_returns", "next-done"): cut_with_next_done,
@@ -121,6 +125,7 @@ WRONG = {
     ("policy_gradient_loss", "no-minus"): pg_no_minus,
     ("policy_gradient_loss", "sum"): pg_sum,
     ("policy_gradient_loss", "probabilities"): pg_probabilities,
+    ("policy_gradient_loss", "detached-log-probs"): pg_detached_log_probs,
 }
 
 DERIVED = {}

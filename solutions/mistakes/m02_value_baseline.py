@@ -69,6 +69,19 @@ def ev_mixed_variances(values, returns):
     return float(1.0 - (returns - values).var() / var_returns)
 
 
+def advantages_normalised(returns, values):
+    advantages = returns - values.detach()
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
+def advantages_mean_return_baseline(returns, values):
+    return returns - returns.mean()
+
+
+def mse_huber(values, returns):
+    return torch.nn.functional.smooth_l1_loss(values, returns)
+
+
 WRONG = {
     ("advantages_from_baseline", "no-detach"): advantages_not_detached,
     ("advantages_from_baseline", "reversed"): advantages_reversed,
@@ -83,6 +96,9 @@ WRONG = {
     ("explained_variance", "zero-when-constant"): ev_zero_when_constant,
     ("explained_variance", "no-one-minus"): ev_no_one_minus,
     ("explained_variance", "mixed-variances"): ev_mixed_variances,
+    ("advantages_from_baseline", "normalised"): advantages_normalised,
+    ("advantages_from_baseline", "mean-return-baseline"): advantages_mean_return_baseline,
+    ("value_mse_loss", "huber"): mse_huber,
 }
 
 DERIVED = {}

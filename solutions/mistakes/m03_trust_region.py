@@ -189,6 +189,19 @@ def search_keeps_last_step(
     return False, step
 
 
+def ratio_no_exp(new_log_probs, old_log_probs):
+    return new_log_probs - old_log_probs.detach()
+
+
+def surrogate_ratio_detached(ratio, advantages):
+    return (ratio.detach() * advantages).mean()
+
+
+def approx_kl_k3_no_minus_one(old_log_probs, new_log_probs):
+    log_ratio = new_log_probs - old_log_probs
+    return (-log_ratio).mean(), (log_ratio.exp() - log_ratio).mean()
+
+
 WRONG = {
     ("probability_ratio", "inverted"): ratio_inverted,
     ("probability_ratio", "no-detach"): ratio_not_detached,
@@ -210,6 +223,9 @@ WRONG = {
     ("backtracking_line_search", "ignores-kl"): search_ignores_kl,
     ("backtracking_line_search", "unscaled-expected-improvement"): search_unscaled_expectation,
     ("backtracking_line_search", "keeps-last-step"): search_keeps_last_step,
+    ("probability_ratio", "no-exp"): ratio_no_exp,
+    ("surrogate_objective", "ratio-detached"): surrogate_ratio_detached,
+    ("approx_kl", "k3-no-minus-one"): approx_kl_k3_no_minus_one,
 }
 
 DERIVED = {

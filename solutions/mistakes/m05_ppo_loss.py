@@ -153,6 +153,34 @@ def step_inverted_ratio(
     return _losses(pg_loss, v_loss, -ent_coef * entropy.mean())
 
 
+def entropy_not_reduced(entropy, ent_coef):
+    return -ent_coef * entropy
+
+
+def total_value_halved(pg_loss, v_loss, ent_loss):
+    return pg_loss + 0.5 * v_loss + ent_loss
+
+
+def step_biased_std(
+    new_log_probs,
+    entropy,
+    new_values,
+    batch,
+    clip_coef,
+    ent_coef,
+    vf_coef,
+    clip_vloss,
+    normalize_advantages,
+):
+    ratio = (new_log_probs - batch["log_probs"]).exp()
+    advantages = batch["advantages"]
+    if normalize_advantages:
+        advantages = (advantages - advantages.mean()) / (advantages.std(unbiased=False) + 1e-8)
+    pg_loss = _pg(advantages, ratio, clip_coef)
+    v_loss = _vl(new_values, batch["values"], batch["returns"], clip_coef, clip_vloss, vf_coef)
+    return _losses(pg_loss, v_loss, -ent_coef * entropy.mean())
+
+
 WRONG = {
     ("value_loss", "lightning-value-loss"): value_loss_lightning,
     ("value_loss", "clipped-only"): value_loss_clipped_only,
@@ -169,6 +197,9 @@ WRONG = {
     ("training_step_loss", "lightning-raw-advantages"): step_lightning_bug,
     ("training_step_loss", "always-normalised"): step_always_normalised,
     ("training_step_loss", "inverted-ratio"): step_inverted_ratio,
+    ("entropy_loss", "not-reduced"): entropy_not_reduced,
+    ("ppo_loss", "value-halved"): total_value_halved,
+    ("training_step_loss", "biased-std"): step_biased_std,
 }
 
 DERIVED = {}

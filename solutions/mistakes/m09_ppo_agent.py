@@ -215,6 +215,25 @@ def derive_no_zero_grad(ref: Any):
     return ppo_update
 
 
+def derive_xavier(ref: Any):
+    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+        nn.init.xavier_uniform_(layer.weight, gain=std)
+        nn.init.constant_(layer.bias, bias_const)
+        return layer
+
+    return layer_init
+
+
+def derive_compounding(ref: Any):
+    def linear_annealing(optimizer, update, num_updates, initial_lr):
+        frac = 1.0 - (update - 1.0) / num_updates
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * frac
+        return optimizer.param_groups[0]["lr"]
+
+    return linear_annealing
+
+
 WRONG = {}
 
 DERIVED = {
@@ -237,4 +256,6 @@ DERIVED = {
     ("ppo_update", "no-gradient-clipping"): lambda ref: _with_config(ref, max_grad_norm=math.inf),
     ("ppo_update", "skips-remainder"): derive_skips_remainder,
     ("ppo_update", "no-zero-grad"): derive_no_zero_grad,
+    ("layer_init", "xavier"): derive_xavier,
+    ("linear_annealing", "compounding"): derive_compounding,
 }

@@ -141,6 +141,43 @@ def derive_mean_not_sum(ref: Any):
     return episode_stats
 
 
+def derive_force_zero_for_left(ref: Any):
+    def cartpole_step(state, action):
+        # action 0 read as "no push": the force is 0 or +10 instead of -10 or +10
+        pushed = ref.cartpole_step(state, torch.ones_like(action))
+        pulled = ref.cartpole_step(state, torch.zeros_like(action))
+        unforced = (pushed + pulled) / 2
+        return torch.where((action == 1).unsqueeze(-1), pushed, unforced)
+
+    return cartpole_step
+
+
+def derive_position_only(ref: Any):
+    def cartpole_terminated(state):
+        return state[:, 0].abs() > ref.X_THRESHOLD
+
+    return cartpole_terminated
+
+
+def derive_speed_not_clipped(ref: Any):
+    return with_constants(ref, "pendulum_step", MAX_SPEED=math.inf)
+
+
+def derive_autoreset_swapped(ref: Any):
+    def autoreset(state, done, fresh):
+        return ref.autoreset(fresh, done, state)
+
+    return autoreset
+
+
+def derive_last_reward_only(ref: Any):
+    def episode_stats(running_return, reward, done):
+        running, _, count = ref.episode_stats(running_return, reward, done)
+        return running, torch.where(done, reward, torch.zeros_like(reward)).sum(), count
+
+    return episode_stats
+
+
 WRONG = {
     ("autoreset", "mask-on-last-axis"): mask_on_last_axis,
 }
@@ -160,4 +197,9 @@ DERIVED = {
     ("episode_stats", "reward-after-reset"): derive_reward_after_reset,
     ("episode_stats", "not-reset"): derive_not_reset,
     ("episode_stats", "mean-not-sum"): derive_mean_not_sum,
+    ("cartpole_step", "no-push-for-action-0"): derive_force_zero_for_left,
+    ("cartpole_terminated", "position-only"): derive_position_only,
+    ("pendulum_step", "speed-not-clipped"): derive_speed_not_clipped,
+    ("autoreset", "swapped"): derive_autoreset_swapped,
+    ("episode_stats", "last-reward-only"): derive_last_reward_only,
 }
