@@ -37,6 +37,11 @@ def grad_wrt_second(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str,
     return _gradient(ns, function, inputs, list(inputs)[1])
 
 
+def grad_wrt_third(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The output and the gradient of ``output.sum()`` with respect to the third input."""
+    return _gradient(ns, function, inputs, list(inputs)[2])
+
+
 def without_distributions(ns: Any, function: str, inputs: dict[str, Any]) -> Any:
     """Call the function with ``torch.distributions`` switched off."""
     from torch.distributions import Distribution

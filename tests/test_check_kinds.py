@@ -89,3 +89,91 @@ def _masked_episode_stats(running_return, reward, done):
 )
 def test_m10(function, wrong, needle):
     _caught("m10", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m03
+
+
+def _ratio_in_float32(new_log_probs, old_log_probs):
+    return torch.exp(new_log_probs.float() - old_log_probs.float().detach()).to(new_log_probs.dtype)
+
+
+def _clamped_ratio(new_log_probs, old_log_probs):
+    return torch.exp(new_log_probs - old_log_probs.detach()).clamp(max=10.0)
+
+
+def _squeezed_ratio(new_log_probs, old_log_probs):
+    return torch.exp(new_log_probs - old_log_probs.detach()).squeeze()
+
+
+def _clamped_surrogate(ratio, advantages):
+    return (ratio.clamp(max=10.0) * advantages).mean()
+
+
+def _kl_old_detached(old_logits, new_logits):
+    return _ref("m03", "categorical_kl")(old_logits.detach(), new_logits)
+
+
+def _kl_in_float32(old_logits, new_logits):
+    return _ref("m03", "categorical_kl")(old_logits.float(), new_logits.float()).to(
+        old_logits.dtype
+    )
+
+
+def _approx_kl_exp_separately(old_log_probs, new_log_probs):
+    ratio = torch.exp(new_log_probs) / torch.exp(old_log_probs)
+    log_ratio = torch.log(ratio)
+    return (-log_ratio).mean(), ((ratio - 1) - log_ratio).mean()
+
+
+def _cg_norm_test(matvec, b, iters=10, tol=1e-10):
+    x = torch.zeros_like(b)
+    residual, direction = b.clone(), b.clone()
+    residual_sq = residual.dot(residual)
+    for _ in range(iters):
+        if residual_sq.sqrt() < tol:
+            break
+        product = matvec(direction)
+        alpha = residual_sq / direction.dot(product)
+        x = x + alpha * direction
+        residual = residual - alpha * product
+        new_sq = residual.dot(residual)
+        direction = residual + (new_sq / residual_sq) * direction
+        residual_sq = new_sq
+    return x
+
+
+def _line_search(strict_kl: bool, strict_improvement: bool):
+    def search(evaluate, full_step, expected_improve, max_kl, max_backtracks=10, accept_ratio=0.1):
+        for k in range(max_backtracks):
+            fraction = 0.5**k
+            step = fraction * full_step
+            improvement, kl = (float(v) for v in evaluate(step))
+            threshold = accept_ratio * fraction * float(expected_improve)
+            inside = kl < max_kl if strict_kl else kl <= max_kl
+            enough = improvement > threshold if strict_improvement else improvement >= threshold
+            if inside and improvement > 0 and enough:
+                return True, step
+        return False, torch.zeros_like(full_step)
+
+    return search
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        ("probability_ratio", _ratio_in_float32, "float64"),
+        ("probability_ratio", _clamped_ratio, "far from 1"),
+        ("probability_ratio", _squeezed_ratio, "batch of one"),
+        ("surrogate_objective", _clamped_surrogate, "far from 1"),
+        ("categorical_kl", _kl_old_detached, "old_logits"),
+        ("categorical_kl", _kl_in_float32, "float64"),
+        ("approx_kl", _approx_kl_exp_separately, "very unlikely"),
+        ("conjugate_gradient", _cg_norm_test, "six products"),
+        ("backtracking_line_search", _line_search(True, False), "exactly max_kl"),
+        ("backtracking_line_search", _line_search(False, True), "exactly at the threshold"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v) if callable(v) else None,
+)
+def test_m03(function, wrong, needle):
+    _caught("m03", function, wrong, needle)
