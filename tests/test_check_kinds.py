@@ -177,3 +177,99 @@ def _line_search(strict_kl: bool, strict_improvement: bool):
 )
 def test_m03(function, wrong, needle):
     _caught("m03", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m05
+
+
+def _value_loss_in_float32(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
+    loss = _ref("m05", "value_loss")(
+        new_values.float(), old_values.float(), returns.float(), clip_coef, clip_vloss, vf_coef
+    )
+    return loss.to(new_values.dtype)
+
+
+def _value_loss_band_inside(new_values, old_values, returns, clip_coef, clip_vloss, vf_coef):
+    """Clips only strictly outside the band, with a comparison of its own: equal on the
+    edges, so it must pass."""
+    unclipped = (new_values - returns) ** 2
+    if not clip_vloss:
+        return vf_coef * 0.5 * unclipped.mean()
+    move = new_values - old_values
+    clipped_move = torch.where(move.abs() <= clip_coef, move, clip_coef * move.sign())
+    clipped = (old_values + clipped_move - returns) ** 2
+    return 0.5 * vf_coef * torch.max(unclipped, clipped).mean()
+
+
+def _step_variant(ratio_of, normalise):
+    def step(
+        new_log_probs,
+        entropy,
+        new_values,
+        batch,
+        clip_coef,
+        ent_coef,
+        vf_coef,
+        clip_vloss,
+        normalize_advantages,
+    ):
+        m04 = engine.reference(check_of("m04", "clipped_surrogate_loss").module)
+        m05 = engine.reference(check_of("m05", "value_loss").module)
+        ratio = ratio_of(new_log_probs, batch["log_probs"])
+        advantages = batch["advantages"]
+        if normalize_advantages:
+            advantages = normalise(advantages)
+        pg_loss = m04.clipped_surrogate_loss(advantages, ratio, clip_coef)
+        v_loss = m05.value_loss(
+            new_values, batch["values"], batch["returns"], clip_coef, clip_vloss, vf_coef
+        )
+        ent_loss = m05.entropy_loss(entropy, ent_coef)
+        return {
+            "loss": pg_loss + v_loss + ent_loss,
+            "pg_loss": pg_loss,
+            "v_loss": v_loss,
+            "ent_loss": ent_loss,
+        }
+
+    return step
+
+
+def _exp_of_difference(new, old):
+    return torch.exp(new - old)
+
+
+def _exp_separately(new, old):
+    return torch.exp(new) / torch.exp(old)
+
+
+def _std_plus_eps(a):
+    return (a - a.mean()) / (a.std() + 1e-8)
+
+
+def _sqrt_var_eps(a):
+    return (a - a.mean()) / torch.sqrt(a.var() + 1e-8)
+
+
+def test_m05_correct_alternatives_pass():
+    for seed in SEEDS:
+        for function, version in [
+            ("value_loss", _value_loss_band_inside),
+            ("training_step_loss", _step_variant(_exp_of_difference, _std_plus_eps)),
+        ]:
+            check = check_of("m05", function)
+            namespace = engine.override(engine.reference(check.module), **{function: version})
+            result = run_in_process(check, namespace, seed=seed)
+            assert result.passed, [c.case.name for c in result.cases if not c.passed]
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        ("value_loss", _value_loss_in_float32, "float64"),
+        ("training_step_loss", _step_variant(_exp_separately, _std_plus_eps), "very unlikely"),
+        ("training_step_loss", _step_variant(_exp_of_difference, _sqrt_var_eps), "tiny spread"),
+    ],
+    ids=["value_loss_in_float32", "exp_separately", "sqrt_var_eps"],
+)
+def test_m05(function, wrong, needle):
+    _caught("m05", function, wrong, needle)
