@@ -273,3 +273,73 @@ def test_m05_correct_alternatives_pass():
 )
 def test_m05(function, wrong, needle):
     _caught("m05", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m07
+
+
+def _beta_two_thirds(beta, kl, target_kl):
+    """Right: target * (2/3) is target / 1.5, one rounding step apart at most."""
+    kl = float(kl)
+    if kl < target_kl * (2 / 3):
+        return float(beta) / 2
+    if kl * (1 / 1.5) > target_kl:
+        return float(beta) * 2
+    return float(beta)
+
+
+def _beta_capped(beta, kl, target_kl):
+    return min(_ref("m07", "update_kl_beta")(beta, kl, target_kl), 35.0)
+
+
+def _beta_in_float32(beta, kl, target_kl):
+    kl = float(torch.as_tensor(kl, dtype=torch.float32))
+    return _ref("m07", "update_kl_beta")(beta, kl, target_kl)
+
+
+def _stop_numpy_bool(approx_kl, target_kl):
+    import numpy as np
+
+    if target_kl is None:
+        return False
+    return np.float64(float(approx_kl)) > target_kl
+
+
+def _stop_if_not_target(approx_kl, target_kl):
+    if not target_kl:
+        return False
+    return bool(float(approx_kl) > target_kl)
+
+
+def _stop_in_float32(approx_kl, target_kl):
+    if target_kl is None:
+        return False
+    return bool(torch.as_tensor(approx_kl, dtype=torch.float32) > target_kl)
+
+
+def _penalty_clamped(ratio, advantages, kl, beta):
+    return (ratio.clamp(max=10.0) * advantages).mean() - min(beta, 35.0) * kl
+
+
+def test_m07_correct_alternatives_pass():
+    check = check_of("m07", "update_kl_beta")
+    namespace = engine.override(engine.reference(check.module), update_kl_beta=_beta_two_thirds)
+    for seed in SEEDS:
+        result = run_in_process(check, namespace, seed=seed)
+        assert result.passed, [c.case.name for c in result.cases if not c.passed]
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        ("update_kl_beta", _beta_capped, "no bounds"),
+        ("update_kl_beta", _beta_in_float32, "float64"),
+        ("should_stop_early", _stop_numpy_bool, "Python bool"),
+        ("should_stop_early", _stop_if_not_target, "target of 0.0"),
+        ("should_stop_early", _stop_in_float32, "float64"),
+        ("kl_penalty_objective", _penalty_clamped, "far outside"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v) if callable(v) else None,
+)
+def test_m07(function, wrong, needle):
+    _caught("m07", function, wrong, needle)
