@@ -343,3 +343,55 @@ def test_m07_correct_alternatives_pass():
 )
 def test_m07(function, wrong, needle):
     _caught("m07", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m08
+
+
+def _actor_with_act(act):
+    reference = engine.reference(check_of("m08", "GaussianActor").module)
+
+    class GaussianActor(reference.GaussianActor):
+        def act(self, obs, low, high):
+            return act(self, obs, low, high)
+
+    return GaussianActor
+
+
+def _reseeded_act(actor, obs, low, high):
+    torch.manual_seed(0)
+    dist = actor.distribution(obs)
+    action = dist.sample()
+    return action, dist.log_prob(action).sum(-1), torch.clamp(action, low, high)
+
+
+def _own_generator_act(actor, obs, low, high):
+    dist = actor.distribution(obs)
+    generator = torch.Generator(device=obs.device).manual_seed(0)
+    noise = torch.randn(dist.mean.shape, generator=generator, device=obs.device)
+    action = dist.mean + dist.stddev * noise
+    return action, dist.log_prob(action).sum(-1), torch.clamp(action, low, high)
+
+
+def _log_prob_in_float32(mean, log_std, actions):
+    return _ref("m08", "gaussian_log_prob")(mean.float(), log_std.float(), actions.float()).to(
+        mean.dtype
+    )
+
+
+def _squeezed_entropy(log_std):
+    return _ref("m08", "gaussian_entropy")(log_std).squeeze()
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        ("GaussianActor", _actor_with_act(_reseeded_act), "global generator"),
+        ("GaussianActor", _actor_with_act(_own_generator_act), "global generator"),
+        ("gaussian_log_prob", _log_prob_in_float32, "float64"),
+        ("gaussian_entropy", _squeezed_entropy, "batch of one"),
+    ],
+    ids=["reseeded_act", "own_generator_act", "log_prob_in_float32", "squeezed_entropy"],
+)
+def test_m08(function, wrong, needle):
+    _caught("m08", function, wrong, needle)
