@@ -395,3 +395,86 @@ def _squeezed_entropy(log_std):
 )
 def test_m08(function, wrong, needle):
     _caught("m08", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m09
+
+
+def _edited(module_id: str, function: str, old: str, new: str):
+    """The reference's ``function`` with one piece of its source replaced (run in the
+    reference module's namespace)."""
+    import inspect
+    import textwrap
+
+    reference = engine.reference(check_of(module_id, function).module)
+    source = textwrap.dedent(inspect.getsource(getattr(reference, function)))
+    assert old in source
+    namespace = dict(vars(reference))
+    exec(compile(source.replace(old, new), f"<edited {function}>", "exec"), namespace)
+    return namespace[function]
+
+
+def _squeezing_agent():
+    reference = engine.reference(check_of("m09", "ActorCritic").module)
+
+    class ActorCritic(reference.ActorCritic):
+        def get_value(self, obs):
+            return self.critic(obs).squeeze()
+
+        def get_action_and_value(self, obs, action=None):
+            action, log_prob, entropy, _ = super().get_action_and_value(obs, action)
+            return action, log_prob, entropy, self.get_value(obs)
+
+    return ActorCritic
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        (
+            "ppo_update",
+            lambda: _edited("m09", "ppo_update", "value.detach()", "value"),
+            "gradients on",
+        ),
+        ("ActorCritic", _squeezing_agent, "batch of one"),
+    ],
+    ids=["update_without_detach", "squeezed_value"],
+)
+def test_m09(function, wrong, needle):
+    _caught("m09", function, wrong(), needle)
+
+
+# ----------------------------------------------------------------------------- m04
+
+
+def _clamped_surrogate_loss(advantages, ratio, clip_coef):
+    return _ref("m04", "clipped_surrogate_loss")(advantages, ratio.clamp(max=10.0), clip_coef)
+
+
+def _surrogate_loss_in_float32(advantages, ratio, clip_coef):
+    loss = _ref("m04", "clipped_surrogate_loss")(advantages.float(), ratio.float(), clip_coef)
+    return loss.to(ratio.dtype)
+
+
+def _clip_fraction_in_float32(ratio, clip_coef):
+    return float(((ratio.float() - 1.0).abs() > clip_coef).float().mean())
+
+
+def _clip_fraction_numpy(ratio, clip_coef):
+    import numpy as np
+
+    return np.mean(np.abs(ratio.detach().cpu().numpy() - 1.0) > clip_coef)
+
+
+@pytest.mark.parametrize(
+    ("function", "wrong", "needle"),
+    [
+        ("clipped_surrogate_loss", _clamped_surrogate_loss, "far outside"),
+        ("clipped_surrogate_loss", _surrogate_loss_in_float32, "float64"),
+        ("clip_fraction", _clip_fraction_in_float32, "float64"),
+        ("clip_fraction", _clip_fraction_numpy, "Python float"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v) if callable(v) else None,
+)
+def test_m04(function, wrong, needle):
+    _caught("m04", function, wrong, needle)
