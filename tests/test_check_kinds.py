@@ -478,3 +478,64 @@ def _clip_fraction_numpy(ratio, clip_coef):
 )
 def test_m04(function, wrong, needle):
     _caught("m04", function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- m01, m02, m06
+
+
+def _in_float32(module_id: str, function: str):
+    """The reference's ``function`` on float32 copies of its float tensors, the result cast
+    back to the first input's dtype: right dtype, float32 precision."""
+
+    def version(*args):
+        dtype = args[0].dtype
+        cast = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
+        out = _ref(module_id, function)(*cast)
+        if isinstance(out, tuple):
+            return tuple(o.to(dtype) for o in out)
+        return out.to(dtype) if torch.is_tensor(out) else out
+
+    return version
+
+
+def _squeezed(module_id: str, function: str):
+    def version(*args):
+        out = _ref(module_id, function)(*args)
+        if isinstance(out, tuple):
+            return tuple(o.squeeze() for o in out)
+        return out.squeeze()
+
+    return version
+
+
+def _normalize_sqrt_var(advantages, eps=1e-8):
+    return (advantages - advantages.mean()) / torch.sqrt(advantages.var() + eps)
+
+
+def _explained_variance_in_float32(values, returns):
+    var = returns.detach().float().var()
+    if var == 0:
+        return float("nan")
+    return float(1.0 - (returns.detach().float() - values.detach().float()).var() / var)
+
+
+@pytest.mark.parametrize(
+    ("module_id", "function", "wrong", "needle"),
+    [
+        ("m01", "discounted_returns", _in_float32("m01", "discounted_returns"), "float64"),
+        ("m01", "discounted_returns", _squeezed("m01", "discounted_returns"), "one environment"),
+        ("m01", "categorical_log_prob", _in_float32("m01", "categorical_log_prob"), "float64"),
+        ("m01", "categorical_entropy", _squeezed("m01", "categorical_entropy"), "batch of one"),
+        ("m01", "policy_gradient_loss", _in_float32("m01", "policy_gradient_loss"), "float64"),
+        ("m02", "advantages_from_baseline", _squeezed("m02", "advantages_from_baseline"), "one"),
+        ("m02", "normalize_advantages", _in_float32("m02", "normalize_advantages"), "float64"),
+        ("m02", "normalize_advantages", _normalize_sqrt_var, "tiny spread"),
+        ("m02", "value_mse_loss", _in_float32("m02", "value_mse_loss"), "float64"),
+        ("m02", "explained_variance", _explained_variance_in_float32, "float64"),
+        ("m06", "compute_gae", _in_float32("m06", "compute_gae"), "float64"),
+        ("m06", "compute_gae", _squeezed("m06", "compute_gae"), "one environment"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_m01_m02_m06(module_id, function, wrong, needle):
+    _caught(module_id, function, wrong, needle)
