@@ -539,3 +539,47 @@ def _explained_variance_in_float32(values, returns):
 )
 def test_m01_m02_m06(module_id, function, wrong, needle):
     _caught(module_id, function, wrong, needle)
+
+
+# ----------------------------------------------------------------------------- more edges
+
+
+def _entropy_detached(logits):
+    return _ref("m01", "categorical_entropy")(logits).detach()
+
+
+def _squeezed_act(actor, obs, low, high):
+    dist = actor.distribution(obs)
+    action = dist.sample()
+    log_prob = dist.log_prob(action).sum(-1)
+    return action.squeeze(), log_prob.squeeze(), torch.clamp(action, low, high).squeeze()
+
+
+@pytest.mark.parametrize(
+    ("module_id", "function", "wrong", "needle"),
+    [
+        ("m01", "categorical_entropy", lambda: _entropy_detached, "gradient"),
+        (
+            "m03",
+            "conjugate_gradient",
+            lambda: _edited("m03", "conjugate_gradient", "residual_sq < tol", "residual_sq <= tol"),
+            "exactly at tol",
+        ),
+        ("m03", "conjugate_gradient", lambda: _squeezed("m03", "conjugate_gradient"), "unknown"),
+        (
+            "m03",
+            "backtracking_line_search",
+            lambda: _edited(
+                "m03",
+                "backtracking_line_search",
+                "return True, step",
+                "return True, step.squeeze()",
+            ),
+            "one parameter",
+        ),
+        ("m08", "GaussianActor", lambda: _actor_with_act(_squeezed_act), "one observation"),
+    ],
+    ids=["entropy_detached", "cg_inclusive_tol", "cg_squeezed", "step_squeezed", "act_squeezed"],
+)
+def test_more_edges(module_id, function, wrong, needle):
+    _caught(module_id, function, wrong(), needle)

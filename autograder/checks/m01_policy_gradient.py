@@ -390,6 +390,14 @@ CATEGORICAL_ENTROPY = Check(
             probe=without_distributions,
             expect=stored("torch_entropy"),
         ),
+        Property(
+            "gradient with respect to the logits",
+            lambda: _entropy_inputs(25, B=4, A=3, scale=1.5),
+            note="the entropy bonus works through this gradient, d H / d z_j = -p_j (log p_j "
+            "+ H): the entropy must stay in the graph of the logits",
+            probe=grad_wrt_first,
+            expect=stored("entropy_gradient"),
+        ),
     ],
     mistakes=[
         Mistake(

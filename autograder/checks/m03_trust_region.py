@@ -782,6 +782,29 @@ CONJUGATE_GRADIENT = Check(
             probe=cg_products_probe,
         ),
         float64_property(lambda: _cg_inputs(148, n=5, iters=4), probe=cg_probe),
+        reference_property(
+            "a residual exactly at tol is not below it",
+            lambda: {
+                "matrix": torch.tensor([[2.0, 0.0], [0.0, 4.0]]),
+                "b": torch.tensor([0.25, 0.5]),
+                "iters": 10,
+                "tol": 0.3125,
+            },
+            note="r.r = 0.0625 + 0.25 = 0.3125 = tol (exact in binary): the test is r.r < tol, "
+            "so the first iteration runs, and the second (r.r = 0.0097) stops: one product",
+            probe=cg_products_probe,
+        ),
+        reference_property(
+            "one unknown",
+            lambda: {
+                "matrix": torch.tensor([[4.0]]),
+                "b": torch.tensor([2.0]),
+                "iters": 10,
+                "tol": 1e-10,
+            },
+            note="P = 1: x = b / 4 = (0.5,), a (1,) tensor, not a 0-dim one",
+            probe=cg_probe,
+        ),
     ],
     mistakes=[
         Mistake(
@@ -1173,6 +1196,15 @@ BACKTRACKING_LINE_SEARCH = Check(
             "improvement (every number here is exact in binary): accepted",
             probe=line_search_trace_probe,
             expect=stored("expected_trace"),
+        ),
+        reference_property(
+            "a step of one parameter",
+            lambda: _table(
+                [0.9, 0.08, 0.06, 0.04], [0.02, 0.002, 0.0005, 0.0001], full_step=(0.4,)
+            ),
+            note="P = 1: f = 1 leaves the trust region, 1/2 falls short of its threshold 0.1, "
+            "1/4 is accepted: the step is (0.1,), a (1,) tensor like full_step",
+            probe=line_search_probe,
         ),
         float64_property(
             lambda: _table([0.9, 0.08, 0.06, 0.04], [0.02, 0.002, 0.0005, 0.0001]),

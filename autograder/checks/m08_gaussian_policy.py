@@ -722,6 +722,13 @@ GAUSSIAN_ACTOR = Check(
             weight=2.0,
         ),
         Property(
+            "act on one observation",
+            lambda: _act_inputs(110, B=1),
+            note="B = 1: action and env_action are (1, A), log_prob (1,)",
+            probe=act_probe,
+            predicate=_act_shapes,
+        ),
+        Property(
             "act samples from the policy",
             lambda: _act_inputs(108, B=2000),
             note="over 2000 draws, (action - mean) / std has mean about 0 and std about 1",
