@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autograder import engine
-from tests.helpers import check_of, run_in_process
+from tests.helpers import all_checks, check_ids, check_of, run_in_process
 
 SEEDS = (1, 2, 3)
 
@@ -29,6 +29,16 @@ def _caught(module_id: str, function: str, wrong, needle: str, **others) -> None
         assert any(needle in name for name in failing), (seed, failing)
         result.for_grade = True
         assert result.score < check.points, (seed, result.score)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("module", "check"), all_checks(), ids=check_ids())
+def test_the_reference_passes_every_case_under_every_seed(module, check):
+    reference = engine.reference(module)
+    for seed in SEEDS:
+        result = run_in_process(check, reference, seed=seed)
+        failing = [(c.case.name, c.failure or c.mismatch) for c in result.cases if not c.passed]
+        assert result.passed, (seed, failing)
 
 
 def _ref(module_id: str, function: str):
