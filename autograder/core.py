@@ -37,6 +37,10 @@ from course.modules import Module
 
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-6
+FLOAT64_RTOL = 1e-10
+FLOAT64_ATOL = 1e-12
+"""The tolerances of a float64 case: float64 rounding (about 1e-16) is far inside them,
+a float32 cast anywhere in the computation (about 1e-7) is far outside."""
 
 
 class _NoValue:

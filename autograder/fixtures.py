@@ -88,7 +88,7 @@ def generate(module: Module, checks: list[Check], reference: Any) -> dict[str, A
         "module": module.name,
         "written_by": "ppo-course fixtures",
         "cases": cases,
-        "properties": stored_properties(module, checks),
+        "properties": stored_properties(module, checks, reference),
     }
 
 
@@ -195,6 +195,32 @@ def stored(oracle: str) -> Stored:
     return Stored(oracle)
 
 
+REFERENCE = "reference"
+"""The oracle name of :func:`stored_reference`."""
+
+
+def stored_reference() -> Stored:
+    """``expect=stored_reference()``: what the property's probe returns on the reference
+    (``solutions/``), read from the file. For a property that pins an edge of the contract
+    the reference defines (float64 inputs, a batch of one, a value on a boundary) where no
+    simpler oracle says more than the reference does."""
+    return Stored(REFERENCE)
+
+
+def reference_value(check: Check, prop: Any, reference: Any) -> Any:
+    """The output of ``prop``'s probe on the reference.
+
+    Raises:
+        RuntimeError: the reference is absent or fails on the property (a bug in the course).
+    """
+    if reference is None:
+        raise RuntimeError(f"{check.id}: the reference is not installed")
+    outcome = run_probe_in_process(prop.probe, reference, check.function, prop.inputs())
+    if not isinstance(outcome, Outcome):
+        raise RuntimeError(f"the reference failed on {check.id} / {prop.name}: {outcome.message}")
+    return outcome.value
+
+
 def bind_stored(checks: list[Check]) -> list[Check]:
     """Tie every ``stored(...)`` expectation of ``checks`` to its check and property."""
     for check in checks:
@@ -217,8 +243,11 @@ def oracles(module: Module) -> dict[str, Any]:
     return dict(loaded.ORACLES)
 
 
-def stored_properties(module: Module, checks: list[Check]) -> list[dict[str, Any]]:
-    """The stored expectations of the module's properties, computed by their oracles.
+def stored_properties(
+    module: Module, checks: list[Check], reference: Any = None
+) -> list[dict[str, Any]]:
+    """The stored expectations of the module's properties, computed by their oracles (or by
+    ``reference``, for :func:`stored_reference`).
 
     Raises:
         RuntimeError: an oracle is missing (not installed, or not defined).
@@ -229,11 +258,14 @@ def stored_properties(module: Module, checks: list[Check]) -> list[dict[str, Any
         for prop in check.properties:
             if not isinstance(prop.expect, Stored):
                 continue
-            if table is None:
-                table = oracles(module)
-            if prop.expect.oracle not in table:
-                raise RuntimeError(f"{check.id}: no oracle {prop.expect.oracle!r} is installed")
-            value = table[prop.expect.oracle](prop.inputs())
+            if prop.expect.oracle == REFERENCE:
+                value = reference_value(check, prop, reference)
+            else:
+                if table is None:
+                    table = oracles(module)
+                if prop.expect.oracle not in table:
+                    raise RuntimeError(f"{check.id}: no oracle {prop.expect.oracle!r} is installed")
+                value = table[prop.expect.oracle](prop.inputs())
             out.append(
                 {
                     "function": check.function,

@@ -66,3 +66,68 @@ def device_property(inputs, note: str, probe=factory_probe, what: str = "buffers
         probe=probe,
         predicate=on_the_inputs_device,
     )
+
+
+def as_float64(value):
+    """``value`` with its float tensors (in dicts, lists and tuples, at any depth) in
+    float64; a tensor that requires grad stays a leaf that requires grad."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return value
+        return value.detach().double().requires_grad_(value.requires_grad)
+    if isinstance(value, dict):
+        return {k: as_float64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_float64(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(as_float64(v) for v in value)
+    return value
+
+
+def float64_property(inputs, note: str = "", name: str = "float64 inputs", **kwargs):
+    """The property "keeps float64": ``inputs`` (a function that builds them) in float64,
+    the output of the reference on them stored in the fixture file, compared with the
+    float64 tolerances. A function that computes in float32 inside (``.float()``,
+    ``torch.tensor(..., dtype=torch.float32)``, a float32 buffer) is off by about 1e-7
+    there, or returns float32; ``kwargs`` go to :class:`~autograder.core.Property`
+    (``probe=``)."""
+    from autograder.core import FLOAT64_ATOL, FLOAT64_RTOL, Property
+    from autograder.fixtures import stored_reference
+
+    return Property(
+        name,
+        lambda: as_float64(inputs()),
+        note=note
+        or "the inputs of a caller that works in float64: the result is float64, to float64 "
+        "precision (a float32 step inside is off by about 1e-7)",
+        expect=stored_reference(),
+        rtol=FLOAT64_RTOL,
+        atol=FLOAT64_ATOL,
+        **kwargs,
+    )
+
+
+def reference_property(name: str, inputs, note: str = "", **kwargs):
+    """A property whose expected value is the reference's output on ``inputs`` (a function
+    that builds them), stored in the fixture file: for an edge that the contract defines
+    and the reference follows (a batch of one, a value exactly on a boundary, values far
+    outside the usual range). ``kwargs`` go to :class:`~autograder.core.Property`."""
+    from autograder.core import Property
+    from autograder.fixtures import stored_reference
+
+    return Property(name, inputs, note=note, expect=stored_reference(), **kwargs)
+
+
+def batch_of_one_property(inputs, note: str = "", name: str = "a batch of one", **kwargs):
+    """:func:`reference_property` on a batch of one (``B = 1``): ``.squeeze()`` turns a
+    (1,) result into a 0-dim one, and a batch statistic of one sample is an edge."""
+    return reference_property(
+        name,
+        inputs,
+        note=note
+        or "B = 1, as a last minibatch or a single environment gives: the result "
+        "keeps its batch axis",
+        **kwargs,
+    )

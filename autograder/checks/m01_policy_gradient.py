@@ -8,7 +8,12 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, device_property
+from autograder.checks import (
+    HIDDEN_WEIGHT,
+    batch_of_one_property,
+    device_property,
+    float64_property,
+)
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, without_distributions
@@ -101,6 +106,12 @@ DISCOUNTED_RETURNS = Check(
     ],
     hidden=[Hidden(_draw_returns, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _returns_inputs(7, T=4, N=3, p_done=0.3, gamma=0.99)),
+        batch_of_one_property(
+            lambda: _returns_inputs(8, T=5, N=1, p_done=0.3, gamma=0.9),
+            name="one environment",
+            note="N = 1: the returns are (T, 1), not (T,)",
+        ),
         device_property(
             lambda: _returns_inputs(7, T=4, N=2, p_done=0.3, gamma=0.9),
             note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "
@@ -232,6 +243,7 @@ CATEGORICAL_LOG_PROB = Check(
     ],
     hidden=[Hidden(_draw_logits, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _logits_inputs(13, B=5, A=4, scale=2.0)),
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _logits_inputs(12, B=16, A=5, scale=3.0),
@@ -354,6 +366,8 @@ CATEGORICAL_ENTROPY = Check(
     ],
     hidden=[Hidden(_draw_entropy, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _entropy_inputs(23, B=5, A=4, scale=2.0)),
+        batch_of_one_property(lambda: _entropy_inputs(24, B=1, A=3)),
         Property(
             "agrees with torch.distributions.Categorical",
             lambda: _entropy_inputs(22, B=16, A=6, scale=3.0),
@@ -375,6 +389,14 @@ CATEGORICAL_ENTROPY = Check(
             lambda: _entropy_inputs(24, B=3, A=3),
             probe=without_distributions,
             expect=stored("torch_entropy"),
+        ),
+        Property(
+            "gradient with respect to the logits",
+            lambda: _entropy_inputs(25, B=4, A=3, scale=1.5),
+            note="the entropy bonus works through this gradient, d H / d z_j = -p_j (log p_j "
+            "+ H): the entropy must stay in the graph of the logits",
+            probe=grad_wrt_first,
+            expect=stored("entropy_gradient"),
         ),
     ],
     mistakes=[
@@ -452,6 +474,8 @@ POLICY_GRADIENT_LOSS = Check(
     ],
     hidden=[Hidden(_draw_pg, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _pg_inputs(33, B=6)),
+        batch_of_one_property(lambda: _pg_inputs(34, B=1)),
         Property(
             "gradient is -weights / B",
             lambda: _pg_inputs(32, B=6),

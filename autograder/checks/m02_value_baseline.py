@@ -8,7 +8,12 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT
+from autograder.checks import (
+    HIDDEN_WEIGHT,
+    batch_of_one_property,
+    float64_property,
+    reference_property,
+)
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
@@ -90,6 +95,8 @@ ADVANTAGES_FROM_BASELINE = Check(
     ],
     hidden=[Hidden(_draw_pairs, probe=advantage_grad_probe, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _pair(43, B=6)),
+        batch_of_one_property(lambda: _pair(44, B=1)),
         Property(
             "carries no gradient into the critic",
             lambda: _pair(42, B=5),
@@ -206,6 +213,13 @@ NORMALIZE_ADVANTAGES = Check(
     ],
     hidden=[Hidden(_draw_advantages, weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _advantages(55, B=6)),
+        reference_property(
+            "advantages with a tiny spread",
+            lambda: {"advantages": 1e-4 * torch.tensor([1.0, -1.0, 2.0, 0.0, -2.0])},
+            note="std 1.58e-4: std + eps and sqrt(var + eps) = 1.87e-4 differ by a sixth; "
+            "the docstring divides by std + eps",
+        ),
         Property(
             "mean 0 and unbiased std 1",
             lambda: _advantages(53, B=64, scale=4.0, shift=-2.0),
@@ -301,6 +315,8 @@ VALUE_MSE_LOSS = Check(
         )
     ],
     properties=[
+        float64_property(lambda: _swap(_pair(66, B=6))),
+        batch_of_one_property(lambda: _swap(_pair(67, B=1))),
         Property(
             "gradient is (V - G) / B",
             lambda: _swap(_pair(62, B=6)),
@@ -409,6 +425,7 @@ EXPLAINED_VARIANCE = Check(
         )
     ],
     properties=[
+        float64_property(lambda: _swap(_pair(76, B=7))),
         Property(
             "nan for constant returns",
             lambda: {

@@ -10,10 +10,21 @@ import torch
 from torch.distributions import Categorical
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, device_property, factory_probe
+from autograder.checks import (
+    HIDDEN_WEIGHT,
+    batch_of_one_property,
+    device_property,
+    factory_probe,
+    float64_property,
+    reference_property,
+)
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, mutated
 from autograder.fixtures import bind_stored, stored
-from autograder.probes import grad_wrt_first, grad_wrt_second, without_distributions
+from autograder.probes import (
+    grad_wrt_first,
+    grad_wrt_second,
+    without_distributions,
+)
 from course.modules import BY_ID
 
 MODULE = BY_ID["m03"]
@@ -116,6 +127,18 @@ PROBABILITY_RATIO = Check(
             "exp(1.5) and exp(0.5) are ordinary numbers",
             expect=stored("ratio_of_unlikely_actions"),
         ),
+        reference_property(
+            "ratios far from 1",
+            lambda: {
+                "new_log_probs": torch.tensor([-0.5, -4.0, -120.0, -1.0]),
+                "old_log_probs": torch.tensor([-3.5, -1.0, -125.0, -1.0]),
+            },
+            note="exp(3) = 20.1, exp(-3) = 0.0498, exp(5) = 148.4 (log-probabilities of -120 "
+            "and -125), 1: the ratio is reported as it is, with no clamp of its own (the "
+            "clipping is the loss's job, m04)",
+        ),
+        float64_property(lambda: _log_prob_pair(105, B=6)),
+        batch_of_one_property(lambda: _log_prob_pair(106, B=1)),
     ],
     mistakes=[
         Mistake(
@@ -242,6 +265,17 @@ SURROGATE_OBJECTIVE = Check(
             probe=grad_wrt_first,
             expect=stored("surrogate_objective_gradient_with"),
         ),
+        reference_property(
+            "ratios far from 1",
+            lambda: {
+                "ratio": torch.tensor([20.0, 0.05, 40.0, 1.0]),
+                "advantages": torch.tensor([1.0, -2.0, -0.5, 3.0]),
+            },
+            note="(20 - 0.1 - 20 + 3) / 4 = 0.725: the surrogate weighs every ratio as it is "
+            "(TRPO's trust region, not a clamp, keeps the ratios near 1)",
+        ),
+        float64_property(lambda: _ratio_advantages(114, B=6)),
+        batch_of_one_property(lambda: _ratio_advantages(115, B=1)),
     ],
     mistakes=[
         Mistake(
@@ -389,6 +423,17 @@ CATEGORICAL_KL = Check(
             expect=stored("categorical_kl_gradient_with_respect"),
             core=True,
         ),
+        Property(
+            "gradient with respect to old_logits",
+            lambda: _logit_pair(127, B=5, A=3, spread=1.0),
+            note="the gradient flows into both arguments (the docstring's contract): with "
+            "p = softmax(old), d KL / d old_j = p_j ((log p_j - log q_j) - KL); a caller that "
+            "needs the old policy fixed detaches it itself",
+            probe=grad_wrt_first,
+            expect=stored("categorical_kl_gradient_old"),
+        ),
+        float64_property(lambda: _logit_pair(128, B=4, A=3, scale=2.0)),
+        batch_of_one_property(lambda: _logit_pair(129, B=1, A=4)),
     ],
     mistakes=[
         Mistake(
@@ -529,6 +574,17 @@ APPROX_KL = Check(
             probe=approx_kl_probe,
             expect=stored("both_exact_kl"),
         ),
+        reference_property(
+            "very unlikely actions",
+            lambda: {
+                "old_log_probs": torch.tensor([-121.0, -150.0, -2.0]),
+                "new_log_probs": torch.tensor([-120.0, -152.0, -2.5]),
+            },
+            note="exp(-120) and exp(-150) underflow to 0 in float32, but log r = 1, -2 and "
+            "-0.5 are ordinary: compute r = exp(new - old), not exp(new) / exp(old) (0 / 0)",
+        ),
+        float64_property(lambda: _swap_pair(_log_prob_pair(135, B=6))),
+        batch_of_one_property(lambda: _swap_pair(_log_prob_pair(136, B=1))),
     ],
     mistakes=[
         Mistake(
@@ -734,6 +790,38 @@ CONJUGATE_GRADIENT = Check(
             "step, not nan",
             probe=cg_products_probe,
             expect=lambda inputs: {"x": torch.zeros(3), "products": 0},
+        ),
+        reference_property(
+            "stops when r.r falls below tol: six products on a 6 x 6 system",
+            lambda: _cg_inputs(147, n=6, iters=10, tol=1e-10),
+            note="after six iterations r.r is about 5e-14 < tol = 1e-10 (it was 2e-4 after "
+            "five), so the seventh does not run; the norm |r|, about 2e-7, is not what tol "
+            "bounds",
+            probe=cg_products_probe,
+        ),
+        float64_property(lambda: _cg_inputs(148, n=5, iters=4), probe=cg_probe),
+        reference_property(
+            "a residual exactly at tol is not below it",
+            lambda: {
+                "matrix": torch.tensor([[2.0, 0.0], [0.0, 4.0]]),
+                "b": torch.tensor([0.25, 0.5]),
+                "iters": 10,
+                "tol": 0.3125,
+            },
+            note="r.r = 0.0625 + 0.25 = 0.3125 = tol (exact in binary): the test is r.r < tol, "
+            "so the first iteration runs, and the second (r.r = 0.0097) stops: one product",
+            probe=cg_products_probe,
+        ),
+        reference_property(
+            "one unknown",
+            lambda: {
+                "matrix": torch.tensor([[4.0]]),
+                "b": torch.tensor([2.0]),
+                "iters": 10,
+                "tol": 1e-10,
+            },
+            note="P = 1: x = b / 4 = (0.5,), a (1,) tensor, not a 0-dim one",
+            probe=cg_probe,
         ),
     ],
     mistakes=[
@@ -1105,6 +1193,40 @@ BACKTRACKING_LINE_SEARCH = Check(
             "1/8 is accepted",
             probe=line_search_trace_probe,
             expect=stored("expected_trace"),
+        ),
+        Property(
+            "a KL exactly max_kl is accepted",
+            lambda: _table([1.5, 0.9, 0.5], [0.00782, 0.0078125, 0.0005], max_kl=0.0078125),
+            note="kl <= max_kl: f = 1, with a KL of 0.00782, is just outside and rejected; "
+            "f = 1/2 sits on the edge of the trust region, which is inside it (0.0078125 = "
+            "2^-7, exact in float32 and float64): accepted",
+            probe=line_search_trace_probe,
+            expect=stored("expected_trace"),
+        ),
+        Property(
+            "an improvement exactly at the threshold is accepted",
+            lambda: {
+                **_table([0.2, 0.125, 0.1], [0.001, 0.001, 0.001], expected=2.0),
+                "accept_ratio": 0.125,
+            },
+            note="improvement >= accept_ratio * f * expected_improve: at f = 1 the threshold "
+            "is 0.125 * 2 = 0.25 (0.2 falls short), at f = 1/2 it is 0.125, exactly the "
+            "improvement (every number here is exact in binary): accepted",
+            probe=line_search_trace_probe,
+            expect=stored("expected_trace"),
+        ),
+        reference_property(
+            "a step of one parameter",
+            lambda: _table(
+                [0.9, 0.08, 0.06, 0.04], [0.02, 0.002, 0.0005, 0.0001], full_step=(0.4,)
+            ),
+            note="P = 1: f = 1 leaves the trust region, 1/2 falls short of its threshold 0.1, "
+            "1/4 is accepted: the step is (0.1,), a (1,) tensor like full_step",
+            probe=line_search_probe,
+        ),
+        float64_property(
+            lambda: _table([0.9, 0.08, 0.06, 0.04], [0.02, 0.002, 0.0005, 0.0001]),
+            probe=line_search_probe,
         ),
     ],
     mistakes=[

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT
+from autograder.checks import HIDDEN_WEIGHT, float64_property, reference_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_second, output_type
@@ -206,6 +206,18 @@ CLIPPED_SURROGATE_LOSS = Check(
             note="one sample held back above the band: max(-1.5 * 1.5, -1.5 * 1.2) = -1.8",
             expect=lambda inputs: torch.tensor(-1.8),
         ),
+        reference_property(
+            "ratios far outside the band",
+            lambda: {
+                "advantages": torch.tensor([-1.0, 1.0, 1.0, -1.0, 0.5]),
+                "ratio": torch.tensor([20.0, 0.05, 20.0, 0.05, 40.0]),
+                "clip_coef": 0.2,
+            },
+            note="with A < 0 a ratio of 20 costs its full -A r = 20 (the pessimistic max "
+            "keeps it), with A > 0 a ratio of 0.05 its -A r = -0.05; only the clip's own "
+            "band bounds the ratio, no clamp of its own",
+        ),
+        float64_property(lambda: _batch(104, B=8, clip_coef=0.2, spread=0.4)),
         Property(
             "ratio 1 gives -mean(A)",
             lambda: {
@@ -358,6 +370,19 @@ CLIP_FRACTION = Check(
             lambda: {"ratio": torch.tensor([0.7]), "clip_coef": 0.2},
             note="0.7 is below the band [0.8, 1.2]: 1 of 1",
             expect=lambda inputs: 1.0,
+        ),
+        Property(
+            "float64 ratios a rounding step past the edges",
+            lambda: {
+                "ratio": torch.tensor(
+                    [1.25 + 1e-9, 0.75 - 1e-9, 1.25 - 1e-9, 1.0], dtype=torch.float64
+                ),
+                "clip_coef": 0.25,
+            },
+            note="in float64, |r - 1| = 0.250000001 is outside the band of 0.25 for the first "
+            "two, 0.249999999 inside for the third: 2 of 4. Rounded to float32 every one of "
+            "them would sit on an edge",
+            expect=lambda inputs: 0.5,
         ),
         Property(
             "every ratio far outside gives 1",

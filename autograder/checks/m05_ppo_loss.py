@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from autograder import draw
+from autograder.checks import batch_of_one_property, float64_property, reference_property
 from autograder.core import Check, Fixture, Hidden, InputMutated, Mistake, Property, call, mutated
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first
@@ -233,6 +234,24 @@ VALUE_LOSS = Check(
             probe=vf_coef_scaling,
             predicate=_three_times,
         ),
+        float64_property(
+            lambda: _values(128, B=6, clip_coef=0.2, clip_vloss=True, vf_coef=0.5),
+            probe=clipped_vs_unclipped,
+        ),
+        reference_property(
+            "moves exactly on the edges of the band",
+            lambda: {
+                "new_values": torch.tensor([1.25, 0.75, 2.5, -1.5]),
+                "old_values": torch.tensor([1.0, 1.0, 2.0, -1.0]),
+                "returns": torch.tensor([2.0, 0.0, 3.0, -1.0]),
+                "clip_coef": 0.25,
+                "clip_vloss": True,
+                "vf_coef": 0.5,
+            },
+            note="V - V_old = 0.25 and -0.25 sit on the edges of the band of 0.25 (clip leaves "
+            "them as they are), 0.5 and -0.5 past them; every number is exact in binary, so "
+            "any correct order of the operations gives the same loss",
+        ),
     ],
     mistakes=[
         Mistake(
@@ -334,6 +353,8 @@ ENTROPY_LOSS = Check(
             lambda: _entropies(133, B=4, ent_coef=0.0),
             expect=lambda inputs: torch.tensor(0.0),
         ),
+        float64_property(lambda: _entropies(134, B=5, ent_coef=0.01)),
+        batch_of_one_property(lambda: _entropies(135, B=1, ent_coef=0.01)),
     ],
     mistakes=[
         Mistake(
@@ -425,6 +446,7 @@ PPO_LOSS = Check(
             probe=term_gradients,
             expect=stored("ppo_loss_gradient_1_with_respect_to"),
         ),
+        float64_property(lambda: _terms(143)),
     ],
     mistakes=[
         Mistake(
@@ -560,6 +582,22 @@ def step_gradients(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, 
     return {"loss": loss, **grads}
 
 
+def _unlikely_actions() -> dict[str, Any]:
+    inputs = _step(166, B=4, normalize_advantages=True, clip_vloss=False)
+    old = torch.tensor([-121.0, -150.0, -130.0, -2.0])
+    return {
+        **inputs,
+        "new_log_probs": old + torch.tensor([0.1, -0.15, 2.0, 0.05]),
+        "batch": {**inputs["batch"], "log_probs": old},
+    }
+
+
+def _tiny_spread() -> dict[str, Any]:
+    inputs = _step(168, B=5, normalize_advantages=True, clip_vloss=False)
+    advantages = 1e-4 * torch.tensor([1.0, -1.0, 2.0, 0.0, -2.0])
+    return {**inputs, "batch": {**inputs["batch"], "advantages": advantages}}
+
+
 def _gradient_inputs() -> dict[str, Any]:
     """Normalised advantages, every ratio inside the band, no value clipping."""
     return _step(151, B=6, normalize_advantages=True, clip_vloss=False, spread=0.05)
@@ -675,6 +713,30 @@ TRAINING_STEP_LOSS = Check(
             "d/d H_i = -ent_coef / B, d/d V_i = vf_coef (V_i - R_i) / B",
             probe=step_gradients,
             expect=stored("expected_step_gradients"),
+        ),
+        float64_property(
+            lambda: _step(165, B=6, normalize_advantages=True, clip_vloss=True),
+            probe=both_normalisations,
+        ),
+        reference_property(
+            "very unlikely actions",
+            _unlikely_actions,
+            note="log-probabilities of -120 and below: exp(-120) underflows to 0 in float32, "
+            "but the ratios exp(new - old) are ordinary numbers (exp(new) / exp(old) is 0 / 0)",
+            probe=both_normalisations,
+        ),
+        reference_property(
+            "advantages with a tiny spread",
+            _tiny_spread,
+            note="advantages 1e-4 * (1, -1, 2, 0, -2): std 1.58e-4, so std + 1e-8 and "
+            "sqrt(var + 1e-8) = 1.87e-4 differ by a sixth; the docstring's A' divides by "
+            "std(A) + 1e-8",
+            probe=step_probe,
+        ),
+        batch_of_one_property(
+            lambda: _step(167, B=1, normalize_advantages=False, clip_vloss=True),
+            note="a last minibatch of one sample, raw advantages: every loss is a 0-dim tensor",
+            probe=step_probe,
         ),
     ],
     mistakes=[

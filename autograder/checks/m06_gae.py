@@ -7,7 +7,12 @@ from typing import Any
 import torch
 
 from autograder import draw
-from autograder.checks import HIDDEN_WEIGHT, device_property
+from autograder.checks import (
+    HIDDEN_WEIGHT,
+    batch_of_one_property,
+    device_property,
+    float64_property,
+)
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, call, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -317,6 +322,12 @@ COMPUTE_GAE = Check(
     ],
     hidden=[Hidden(_draw_rollouts, note="a rollout drawn at grading time", weight=HIDDEN_WEIGHT)],
     properties=[
+        float64_property(lambda: _seeded(11, T=5, N=3, gamma=0.99, gae_lambda=0.95)),
+        batch_of_one_property(
+            lambda: _seeded(12, T=6, N=1, gamma=0.9, gae_lambda=0.8),
+            name="one environment",
+            note="N = 1: advantages and returns are (T, 1), not (T,)",
+        ),
         device_property(
             lambda: _seeded(12, T=4, N=2, gamma=0.99, gae_lambda=0.95),
             note="torch.zeros(T, N) without device= makes a CPU tensor even for inputs on a "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
 from autograder import draw
+from autograder.checks import float64_property, reference_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, clone_inputs
 from autograder.fixtures import bind_stored, stored
 from autograder.probes import grad_wrt_first, output_type
@@ -136,6 +136,18 @@ KL_PENALTY_OBJECTIVE = Check(
             note="r A = 3, not clipped to 1.2 * 2 = 2.4; minus 0.5 * 0.1 gives 2.95",
             expect=lambda inputs: torch.tensor(2.95),
         ),
+        reference_property(
+            "far outside the usual range",
+            lambda: {
+                "ratio": torch.tensor([20.0, 0.05, 1.0]),
+                "advantages": torch.tensor([1.0, -2.0, 0.5]),
+                "kl": torch.tensor(0.25),
+                "beta": 40.0,
+            },
+            note="a ratio of 20 counts as 20 (no clamp) and beta 40 as 40 (no cap): "
+            "(20 - 0.1 + 0.5) / 3 - 40 * 0.25 = -3.2",
+        ),
+        float64_property(lambda: _penalty(176, B=6, beta=1.5)),
         Property(
             "beta 0 gives the plain surrogate mean(r A)",
             lambda: _penalty(175, B=7, beta=0.0),
@@ -249,14 +261,16 @@ UPDATE_KL_BETA = Check(
         ),
         Fixture(
             "hand: KL exactly on the lower edge",
-            {"beta": 3.0, "kl": 0.01, "target_kl": 0.015},
-            note="0.01 is not < 0.015 / 1.5 = 0.01 (the comparison is strict): beta stays 3",
+            {"beta": 3.0, "kl": 0.015625, "target_kl": 0.0234375},
+            note="target 3/128 = 0.0234375: 0.015625 = 1/64 is not < 0.0234375 / 1.5 = 1/64 "
+            "(the comparison is strict): beta stays 3. These numbers are exact in binary, so "
+            "target / 1.5, target * (2/3) and kl * 1.5 < target all agree on the edge",
             expected=3.0,
         ),
         Fixture(
             "hand: KL exactly on the upper edge",
-            {"beta": 3.0, "kl": 0.0225, "target_kl": 0.015},
-            note="0.0225 is not > 0.015 * 1.5 = 0.0225: beta stays 3",
+            {"beta": 3.0, "kl": 0.03515625, "target_kl": 0.0234375},
+            note="0.03515625 = 9/256 is not > 0.0234375 * 1.5 = 9/256: beta stays 3",
             expected=3.0,
         ),
         Fixture(
@@ -277,20 +291,47 @@ UPDATE_KL_BETA = Check(
         ),
         Property(
             "just outside the edges",
-            lambda: {"beta": 2.0, "kl": math.nextafter(0.01, 0.0), "target_kl": 0.015},
-            note="the largest float below target / 1.5 = 0.01 already halves beta",
-            expect=lambda inputs: 1.0,
+            lambda: {
+                "beta": 2.0,
+                "kls": [0.015625 * (1 - 1e-9), 0.03515625 * (1 + 1e-9)],
+                "target_kl": 0.0234375,
+            },
+            note="target / 1.5 = 1/64 and target * 1.5 = 9/256 (exact in binary); a KL a "
+            "billionth below the lower edge halves beta, one a billionth above the upper edge "
+            "doubles it (the KL is compared as it is, not rounded to float32)",
+            probe=at_each_kl,
+            expect=lambda inputs: [1.0, 4.0],
         ),
         Property(
             "unchanged everywhere inside the band",
             lambda: {
                 "beta": 0.7,
-                "kls": [0.01, 0.011, 0.015, 0.02, 0.0225],
-                "target_kl": 0.015,
+                "kls": [0.015625, 0.017, 0.0234375, 0.03, 0.03515625],
+                "target_kl": 0.0234375,
             },
-            note="target / 1.5 = 0.01 and target * 1.5 = 0.0225, edges included",
+            note="target / 1.5 = 1/64 = 0.015625 and target * 1.5 = 9/256 = 0.03515625, edges "
+            "included (exact in binary: every way of writing the edges agrees)",
             probe=across_band,
             predicate=_unchanged_across_band,
+        ),
+        Property(
+            "no bounds of its own on beta",
+            lambda: {"beta": 40.0, "kls": [0.5, 1e-6], "target_kl": 0.01},
+            note="beta 40 doubles to 80 and halves to 20: the paper's rule has no cap (a "
+            "course trainer that wants one applies it outside)",
+            probe=at_each_kl,
+            expect=lambda inputs: [80.0, 20.0],
+        ),
+        Property(
+            "a float64 KL a rounding step past the edge",
+            lambda: {
+                "beta": 2.0,
+                "kl": torch.tensor(0.03515625 + 1e-12, dtype=torch.float64),
+                "target_kl": 0.0234375,
+            },
+            note="in float64 the KL is above target * 1.5 = 9/256 and beta doubles; rounded "
+            "to float32 it would be on the edge",
+            expect=lambda inputs: 4.0,
         ),
     ],
     mistakes=[
@@ -413,6 +454,23 @@ SHOULD_STOP_EARLY = Check(
             "never stops without a target",
             lambda: {"approx_kl": torch.tensor(1e9), "target_kl": None},
             expect=lambda inputs: False,
+        ),
+        Property(
+            "a target of 0.0 stops at any positive KL",
+            lambda: {"approx_kl": torch.tensor(0.001), "target_kl": 0.0},
+            note="0.0 is a target, not None: 0.001 > 0 stops (`if not target_kl` takes 0.0 for "
+            "None and never stops)",
+            expect=lambda inputs: True,
+        ),
+        Property(
+            "a float64 KL a rounding step above the target",
+            lambda: {
+                "approx_kl": torch.tensor(0.015625 + 1e-12, dtype=torch.float64),
+                "target_kl": 0.015625,
+            },
+            note="in float64 the KL is above the target: stop; rounded to float32 it would equal "
+            "the target",
+            expect=lambda inputs: True,
         ),
     ],
     mistakes=[

@@ -10,6 +10,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from autograder import draw
+from autograder.checks import batch_of_one_property, float64_property
 from autograder.core import (
     Check,
     Fixture,
@@ -26,19 +27,6 @@ from course.modules import BY_ID
 MODULE = BY_ID["m08"]
 
 LOG_2 = math.log(2.0)
-
-
-def _float64_of_shape(shape: tuple[int, ...]):
-    def predicate(received: Any, inputs: dict[str, Any]) -> str | None:
-        if (
-            isinstance(received, torch.Tensor)
-            and received.dtype == torch.float64
-            and tuple(received.shape) == shape
-        ):
-            return None
-        return f"expected a float64 tensor of shape {shape}"
-
-    return predicate
 
 
 # ==== gaussian_log_prob
@@ -171,11 +159,11 @@ GAUSSIAN_LOG_PROB = Check(
             probe=without_distributions,
             expect=stored("torch_log_prob"),
         ),
-        Property(
-            "float64 inputs give a float64 (B,) output",
+        float64_property(
             lambda: _log_prob_inputs(91, B=5, A=3, dtype=torch.float64),
-            predicate=_float64_of_shape((5,)),
+            name="float64 inputs give a float64 (B,) output",
         ),
+        batch_of_one_property(lambda: _log_prob_inputs(81, B=1, A=2)),
     ],
     mistakes=[
         Mistake(
@@ -313,10 +301,13 @@ GAUSSIAN_ENTROPY = Check(
             probe=without_distributions,
             expect=stored("torch_entropy"),
         ),
-        Property(
-            "float64 inputs give a float64 output",
+        float64_property(
             lambda: _entropy_inputs(99, 5, 2, dtype=torch.float64),
-            predicate=_float64_of_shape((5,)),
+            name="float64 inputs give a float64 output",
+        ),
+        batch_of_one_property(
+            lambda: _entropy_inputs(82, 1, 3),
+            note="log_std (1, A): one state, the result (1,)",
         ),
     ],
     mistakes=[
@@ -576,6 +567,43 @@ def _samples_follow_policy(received: dict[str, Any], inputs: dict[str, Any]) -> 
     return None
 
 
+def act_randomness_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
+    """Facts about where ``act``'s randomness comes from: whether two consecutive calls
+    differ, and whether the actions and the global draws after ``act`` change with the
+    global seed set before it."""
+    actor = _build(ns, function, inputs)
+    obs, low, high = inputs["obs"], inputs["low"], inputs["high"]
+    actions, after = [], []
+    with torch.no_grad():
+        for seed in (1234, 4321):
+            torch.manual_seed(seed)
+            first = actor.act(obs.clone(), low, high)[0].clone()
+            second = actor.act(obs.clone(), low, high)[0].clone()
+            actions.append((first, second))
+            after.append(torch.rand(8))
+    return {
+        "consecutive calls differ": not torch.equal(actions[0][0], actions[0][1]),
+        "actions follow the global seed": not torch.equal(actions[0][0], actions[1][0]),
+        "draws after act follow the global seed": not torch.equal(after[0], after[1]),
+    }
+
+
+def _fresh_and_global(received: dict[str, bool], inputs: dict[str, Any]) -> str | None:
+    if not received.get("consecutive calls differ"):
+        return "two calls of act in a row return the same action: each call must draw anew"
+    if not received.get("actions follow the global seed"):
+        return (
+            "act returns the same actions whatever torch's global seed: it seeds a generator "
+            "of its own (torch.manual_seed inside act?)"
+        )
+    if not received.get("draws after act follow the global seed"):
+        return (
+            "after act, torch's global random state no longer depends on what it was: act "
+            "reseeds it (torch.manual_seed inside act)"
+        )
+    return None
+
+
 def _structure_inputs() -> dict[str, Any]:
     return {"obs_dim": 3, "act_dim": 2, "hidden": 5}
 
@@ -681,6 +709,24 @@ GAUSSIAN_ACTOR = Check(
             predicate=_log_prob_of_sample,
             weight=2.0,
             core=True,
+        ),
+        Property(
+            "act draws fresh samples from the global generator, and leaves it alone",
+            lambda: _act_inputs(109, B=4),
+            note="two calls in a row give different actions, and different global seeds "
+            "before act give different actions and different draws after it: no "
+            "torch.manual_seed inside act (it would repeat every rollout's noise and reset "
+            "the caller's random state)",
+            probe=act_randomness_probe,
+            predicate=_fresh_and_global,
+            weight=2.0,
+        ),
+        Property(
+            "act on one observation",
+            lambda: _act_inputs(110, B=1),
+            note="B = 1: action and env_action are (1, A), log_prob (1,)",
+            probe=act_probe,
+            predicate=_act_shapes,
         ),
         Property(
             "act samples from the policy",

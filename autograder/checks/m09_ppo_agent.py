@@ -16,6 +16,7 @@ from torch import nn
 from torch.distributions import Categorical
 
 from autograder import draw
+from autograder.checks import batch_of_one_property, reference_property
 from autograder.core import Check, Fixture, Hidden, Mistake, Property, on_case_device
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
@@ -714,6 +715,18 @@ ACTOR_CRITIC = Check(
             probe=sample_probe,
             predicate=_sample_consistent,
         ),
+        batch_of_one_property(
+            lambda: _agent_case("discrete", 10, batch=1, actions=3),
+            name="discrete: a batch of one evaluated",
+            note="B = 1: log_prob, entropy and value are (1,), not 0-dim",
+            probe=evaluate_probe,
+        ),
+        batch_of_one_property(
+            lambda: _agent_case("continuous", 11, batch=1, actions=2),
+            name="continuous: a batch of one evaluated",
+            note="B = 1: log_prob, entropy and value are (1,), not 0-dim",
+            probe=evaluate_probe,
+        ),
         Property(
             "discrete: sampled actions follow softmax(logits)",
             lambda: _sampling_case("discrete"),
@@ -845,6 +858,18 @@ def update_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, An
         # As if the rollout had forgotten torch.no_grad(): old log-probs still in a graph.
         graph = agent.get_action_and_value(batch["obs"], batch["actions"])[1]
         batch = {**batch, "log_probs": graph}
+    if inputs.get("batch_with_graph"):
+        # A careless rollout by the same agent, gradients on: every float entry carries
+        # the agent's graph (its values are the case's numbers: x + (g - g.detach()) = x).
+        _, log_probs, _, values = agent.get_action_and_value(batch["obs"], batch["actions"])
+        zero_lp, zero_v = log_probs - log_probs.detach(), values - values.detach()
+        batch = {
+            **batch,
+            "log_probs": batch["log_probs"] + zero_lp,
+            "values": batch["values"] + zero_v,
+            "returns": batch["returns"] + zero_v,
+            "advantages": batch["advantages"] + zero_lp,
+        }
     config = types.SimpleNamespace(**inputs["config"])
     generator = torch.Generator().manual_seed(int(inputs["order_seed"]))
     stats = getattr(ns, function)(agent, optimizer, batch, config, generator)
@@ -1069,6 +1094,20 @@ PPO_UPDATE = Check(
             lambda: _update_case(17, batch=12, target_kl=1e-6, lr=1.0, update_epochs=5),
             probe=update_probe,
             predicate=_stops_after_one_epoch,
+        ),
+        reference_property(
+            "a batch made by the same agent with gradients on",
+            lambda: {**_update_case(21, batch=10), "batch_with_graph": True},
+            note="log-probs, values, returns and advantages all still in the agent's graph, "
+            "as a rollout without torch.no_grad() leaves them: the batch is data, so the "
+            "update detaches it and gives what it gives on plain tensors",
+            probe=update_probe,
+            weight=2.0,
+        ),
+        batch_of_one_property(
+            lambda: _update_case(20, batch=1, minibatch_size=1, update_epochs=2),
+            note="B = 1: every minibatch is one sample, whose advantage is used as it is",
+            probe=update_probe,
         ),
     ],
     mistakes=[

@@ -17,7 +17,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from autograder import draw
-from autograder.checks import device_property
+from autograder.checks import batch_of_one_property, device_property, float64_property
 from autograder.core import (
     Check,
     Fixture,
@@ -29,6 +29,7 @@ from autograder.core import (
     on_case_device,
 )
 from autograder.fixtures import bind_stored, stored
+from autograder.probes import host_sync_probe, no_host_sync
 from course.modules import BY_ID
 
 MODULE = BY_ID["m10"]
@@ -395,6 +396,32 @@ def _unmodified_property(inputs) -> Property:
     )
 
 
+def _host_sync_property(inputs, note: str) -> Property:
+    return Property(
+        "no host sync, and a new tensor back",
+        inputs,
+        note=note,
+        probe=host_sync_probe,
+        predicate=no_host_sync,
+    )
+
+
+def _edges_in_float64() -> dict[str, Any]:
+    """States a float32 rounding step from the limits: float32(2.4 + 1e-8) is float32(2.4),
+    so a test in float32 says "inside" where gymnasium's, in float64, says "outside"."""
+    tiny = 1e-8
+    rows = [
+        (2.4 + tiny, 0.0, 0.0, 0.0),
+        (-2.4 - tiny, 0.0, 0.0, 0.0),
+        (2.4 - tiny, 0.0, 0.0, 0.0),
+        (0.0, 0.0, THETA_LIMIT + tiny, 0.0),
+        (0.0, 0.0, -THETA_LIMIT - tiny, 0.0),
+        (0.0, 0.0, THETA_LIMIT - tiny, 0.0),
+        (2.4, 0.0, THETA_LIMIT, 0.0),
+    ]
+    return {"state": torch.tensor(rows, dtype=torch.float64)}
+
+
 # ==== the checks
 
 
@@ -467,6 +494,19 @@ CARTPOLE_STEP = Check(
         _ops_property(),
         _big_property([(BIG_BATCH, 4)], ["float32"]),
         _unmodified_property(lambda: _seeded(cartpole_inputs, 6, 5)),
+        float64_property(
+            lambda: _seeded(cartpole_inputs, 26, 6, 3.0),
+            note="gymnasium steps in float64: the next states are float64, to float64 "
+            "precision (a float32 step inside is off by about 1e-7)",
+        ),
+        batch_of_one_property(
+            lambda: _seeded(cartpole_inputs, 27, 1),
+            note="N = 1, one environment: the next state is (1, 4)",
+        ),
+        _host_sync_property(
+            lambda: _seeded(cartpole_inputs, 28, 5),
+            note="no .item(), bool() or boolean indexing: on a GPU each waits for the device",
+        ),
     ],
     mistakes=[
         Mistake(
@@ -556,6 +596,22 @@ CARTPOLE_TERMINATED = Check(
         _ops_property(),
         _big_property([(BIG_BATCH,)], ["bool"]),
         _unmodified_property(lambda: near_thresholds(draw.generator(9), 6)),
+        Property(
+            "float64 states a rounding step from the limits",
+            _edges_in_float64,
+            note="x = 2.4 + 1e-8 is off the track in float64, as in gymnasium; in float32 it "
+            "rounds to 2.4 and would stay on. Compare in the states' own dtype",
+            expect=stored("terminated_in_float64"),
+        ),
+        float64_property(lambda: near_thresholds(draw.generator(29), 10)),
+        batch_of_one_property(
+            lambda: {"state": _rest((2.5, 0.0, 0.0, 0.0))},
+            note="N = 1, one environment off the track: the result is (1,)",
+        ),
+        _host_sync_property(
+            lambda: near_thresholds(draw.generator(30), 6),
+            note="no .item(), bool() or boolean indexing: on a GPU each waits for the device",
+        ),
     ],
     mistakes=[
         Mistake(
@@ -659,6 +715,19 @@ PENDULUM_STEP = Check(
         _ops_property(),
         _big_property([(BIG_BATCH, 2), (BIG_BATCH,)], ["float32", "float32"]),
         _unmodified_property(lambda: _seeded(pendulum_inputs, 15, 5)),
+        float64_property(
+            lambda: _seeded(pendulum_inputs, 31, 6, 3.0),
+            note="gymnasium steps in float64: the next states and rewards are float64, to "
+            "float64 precision (a float32 step inside is off by about 1e-7)",
+        ),
+        batch_of_one_property(
+            lambda: _seeded(pendulum_inputs, 32, 1),
+            note="N = 1, one environment: the next state is (1, 2) and the reward (1,)",
+        ),
+        _host_sync_property(
+            lambda: _seeded(pendulum_inputs, 33, 5),
+            note="no .item(), bool() or boolean indexing: on a GPU each waits for the device",
+        ),
     ],
     mistakes=[
         Mistake(
@@ -740,6 +809,23 @@ AUTORESET = Check(
         _ops_property(),
         _big_property([(BIG_BATCH, 4)], ["float32"]),
         _unmodified_property(lambda: _seeded(autoreset_inputs, 19, 5, 4)),
+        float64_property(lambda: _seeded(_some_done, 34, 5, 4)),
+        batch_of_one_property(
+            lambda: {
+                "state": _rest((1.0, 2.0, 3.0, 4.0)),
+                "done": torch.tensor([True]),
+                "fresh": _rest((0.01, 0.02, 0.03, 0.04)),
+            },
+            note="N = 1, its episode ended: the result is the fresh (1, 4) state",
+        ),
+        _host_sync_property(
+            lambda: {
+                **_seeded(autoreset_inputs, 35, 5, 4),
+                "done": torch.zeros(5, dtype=torch.bool),
+            },
+            note="no episode ends at this step: still no test of done.any() (bool() waits for "
+            "the device), no boolean indexing, and a new tensor back, not the state itself",
+        ),
     ],
     mistakes=[
         Mistake(
@@ -822,6 +908,19 @@ EPISODE_STATS = Check(
         _ops_property(),
         _big_property([(BIG_BATCH,), (), ()], ["float32", "float32", "int64"]),
         _unmodified_property(lambda: _seeded(stats_inputs, 23, 5)),
+        float64_property(lambda: _seeded(stats_inputs, 36, 7)),
+        batch_of_one_property(
+            lambda: {
+                "running_return": torch.tensor([3.0]),
+                "reward": torch.tensor([1.0]),
+                "done": torch.tensor([True]),
+            },
+            note="N = 1, its episode ends: running return (1,) reset to 0, sum 4, count 1",
+        ),
+        _host_sync_property(
+            lambda: _seeded(stats_inputs, 37, 6),
+            note="no total[done].sum(), .item() or bool(): on a GPU each waits for the device",
+        ),
     ],
     mistakes=[
         Mistake(

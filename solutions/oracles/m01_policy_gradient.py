@@ -32,7 +32,15 @@ def _pg_gradient(inputs):
     }
 
 
+def _entropy_gradient(inputs):
+    logits = inputs["logits"].detach().clone().requires_grad_(True)
+    entropy = Categorical(logits=logits).entropy()
+    entropy.sum().backward()
+    return {"output": entropy.detach(), "grad": logits.grad}
+
+
 ORACLES = {
+    "entropy_gradient": _entropy_gradient,
     "reverse_cumsum": _reverse_cumsum,
     "torch_log_prob": _torch_log_prob,
     "log_prob_gradient": _log_prob_gradient,

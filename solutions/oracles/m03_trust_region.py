@@ -52,7 +52,16 @@ def _kl_with_underflow(inputs: dict[str, Any]) -> torch.Tensor:
     return (old.exp() * (old - new)).sum(-1).float()
 
 
+def _kl_gradient_old(inputs: dict[str, Any]) -> dict[str, Any]:
+    """torch.distributions' KL differentiated with respect to the old logits."""
+    old = inputs["old_logits"].detach().clone().requires_grad_(True)
+    kl = kl_divergence(Categorical(logits=old), Categorical(logits=inputs["new_logits"]))
+    kl.sum().backward()
+    return {"output": kl.detach(), "grad": old.grad}
+
+
 ORACLES = {
+    "categorical_kl_gradient_old": _kl_gradient_old,
     "probability_ratio_gradient_through": lambda inputs: {
         "output": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),
         "grad": torch.exp(inputs["new_log_probs"] - inputs["old_log_probs"]),

@@ -36,7 +36,19 @@ def _stats_loop(inputs: dict[str, Any]):
     )
 
 
+def _terminated_in_float64(inputs: dict[str, Any]) -> torch.Tensor:
+    """gymnasium's test, row by row in Python floats (float64)."""
+    import math
+
+    limit = 12 * 2 * math.pi / 360
+    ended = []
+    for x, _, theta, _ in inputs["state"].tolist():
+        ended.append(x < -2.4 or x > 2.4 or theta < -limit or theta > limit)
+    return torch.tensor(ended)
+
+
 ORACLES = {
+    "terminated_in_float64": _terminated_in_float64,
     "euler_positions": _euler_positions,
     "rows_loop": _rows_loop,
     "stats_loop": _stats_loop,
