@@ -52,6 +52,7 @@ NOTEBOOK_MOUNT = f"{KERNEL_HOME}/notebook"
 CONNECTION_MOUNT = f"{KERNEL_HOME}/.kernel.json"
 KERNEL_MEMORY_MB = 4096
 KERNEL_CPU_S = 1800
+SUBMISSION_TIMEOUT_S = 900.0  # as ``ppo-course grade``'s default
 _CHECK_CALL = re.compile(r"""check\(\s*["'](m\d\d)\.(\w+)["']""")
 
 
@@ -284,7 +285,14 @@ class SandboxedGrades(Preprocessor):
                 results, problem = [], str(exc)
             else:
                 (staged / module.filename).write_text(code, encoding="utf-8")
-                results = grade_folder(staged, [module], seed=seed, for_grade=True, sandboxed=True)
+                results = grade_folder(
+                    staged,
+                    [module],
+                    seed=seed,
+                    for_grade=True,
+                    sandboxed=True,
+                    submission_timeout=SUBMISSION_TIMEOUT_S,
+                )
                 problem = results[0].error
         by_function = {c.check.function: c for r in results for c in r.checks}
         for cell, function in cells:
