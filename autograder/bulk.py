@@ -1,8 +1,10 @@
 """Grade a class: ``ppo-course grade SUBMISSIONS --out grades.csv --feedback FB``.
 
 ``SUBMISSIONS`` holds one folder per student, laid out like ``exercises/`` (``mNN_*.py``)
-or holding the module notebooks (``mNN_*.ipynb``, as nbgrader collects them), possibly
-nested one level deeper (as LMS exports do). Each submission is graded in its own
+or holding the module notebooks (``mNN_*.ipynb``), possibly nested one level deeper (as
+LMS exports do) or in one folder per assignment (nbgrader's ``submitted/<student>/
+<assignment>/``). A run in which no student's folder holds a file of the graded modules
+exits non-zero. Each submission is graded in its own
 sandboxed worker (``sandbox.py``); one that hangs, crashes or cheats costs only its own
 points.
 
@@ -159,9 +161,11 @@ def grade_submissions(
     work = Path(tempfile.mkdtemp(prefix=f"{runner.SCRATCH_PREFIX}{os.getpid()}-stage-"))
     rows: dict[str, Row] = {}
     todo: list[tuple[Path, Path, str, list[str]]] = []
+    gradable = 0
     try:
         for folder in folders:
             staged, notes = stage(folder, work / folder.name, modules)
+            gradable += any((staged / m.filename).is_file() for m in modules)
             key = _key(staged, modules, seed, version, (timeout, submission_timeout), memory_mb)
             cached = _load_part(parts / f"{folder.name}.json", key) if not force else None
             if cached is not None:
@@ -237,6 +241,14 @@ def grade_submissions(
         return EXIT_INTERRUPTED
     if missing:
         print(f"{len(missing)} students could not be graded", file=sys.stderr)
+        return EXIT_FAILED
+    if not gradable:
+        wanted = ", ".join(m.filename for m in modules)
+        print(
+            f"no submission in {root} holds a file of the graded modules ({wanted}, or the "
+            "notebooks of the same names): is that the folder of the submissions?",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -349,6 +350,18 @@ class IsolatedExecutor:
             self._loaded = module.name
             return None
         self._import_failures[module.name] = failure
+        # A module that imports an earlier one that does not import fails with it: say so.
+        for earlier in sibling_imports(self.folder / module.filename, module):
+            problem = self._load(earlier, timeout)
+            if problem is not None:
+                why = "is missing" if problem.kind == "missing" else "does not import"
+                failure = Failure(
+                    "import",
+                    f"{module.filename} does not import: it needs {earlier.id} "
+                    f"({earlier.filename}), which {why}",
+                )
+                self._import_failures[module.name] = failure
+                break
         return failure
 
     # Executor protocol ---------------------------------------------------------
@@ -420,6 +433,33 @@ class IsolatedExecutor:
         """The import failure of ``module`` met during this run, if any."""
         return self._import_failures.get(module.name)
 
+
+_SIBLING = re.compile(r"^[ \t]*from[ \t]+\.[ \t]*(\w*)[ \t]+import[ \t]+([^\n]+)", re.M)
+
+
+def sibling_imports(path: Path, module: Module) -> list[Module]:
+    """The other graded modules whose files ``path`` imports (``from .m02_value_baseline
+    import ...``, ``from . import m02_value_baseline``), in the order of the file; read as
+    text, never run."""
+    from course.modules import MODULES
+
+    try:
+        with path.open("rb") as f:
+            text = f.read(MAX_SOURCE_SCAN).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    by_name = {m.name: m for m in MODULES}
+    found: list[Module] = []
+    for match in _SIBLING.finditer(text):
+        names = [match[1]] if match[1] else re.findall(r"\w+", match[2])
+        for name in names:
+            other = by_name.get(name)
+            if other is not None and other is not module and other not in found:
+                found.append(other)
+    return found
+
+
+MAX_SOURCE_SCAN = 2 * 1024 * 1024
 
 _FAILURE_KINDS = {
     "not_implemented",

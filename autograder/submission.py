@@ -1,11 +1,12 @@
 """Turn a submission as it arrives into a folder laid out like ``exercises/``.
 
-A submission may hold ``mNN_*.py`` files, or the module notebooks (``mNN_*.ipynb``, as
-nbgrader collects them), loose or nested in one folder (as LMS exports and zip files
-do). Notebooks are read as JSON on the trusted side (never executed): the code of every
-code cell except nbgrader's test cells is kept, with IPython magics and shell lines
-commented out, and written as the module's ``.py`` file. Anything else is ignored. Each
-surprise becomes a note for the student's row, never a crash of the run.
+A submission may hold ``mNN_*.py`` files, or the module notebooks (``mNN_*.ipynb``),
+loose, nested in one folder (as LMS exports and zip files do), or one folder per
+assignment (as nbgrader collects them: ``<student>/<assignment>/<notebook>``).
+Notebooks are read as JSON on the trusted side (never executed): the code of every code
+cell except nbgrader's test cells is kept, with IPython magics and shell lines commented
+out, and written as the module's ``.py`` file. Anything else is ignored. Each surprise
+becomes a note for the student's row, never a crash of the run.
 """
 
 from __future__ import annotations
@@ -61,6 +62,28 @@ def find_root(folder: Path, depth: int = 2) -> Path:
     return current
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in _SKIP
+    )
+
+
+def module_files(folder: Path) -> list[Path]:
+    """The module files of a submission: those of :func:`find_root`, or, when it holds
+    none, those of each of its sub-folders (nbgrader collects one folder per assignment:
+    ``submitted/<student>/<assignment>/<notebook>``), each looked for as in
+    :func:`find_root`. Folders named after a module come first."""
+    root = find_root(folder)
+    found = _candidates(root)
+    if found:
+        return found
+    for sub in sorted(_subfolders(root), key=lambda p: (_module_for(p) is None, p.name)):
+        found += _candidates(find_root(sub, depth=1))
+    return found
+
+
 def notebook_code(path: Path) -> str:
     """The code of a notebook's cells that a student wrote or was given, as a module.
 
@@ -111,15 +134,19 @@ def stage(folder: Path, target: Path, modules: list[Module]) -> tuple[Path, list
     graded from the ``.py`` file."""
     notes: list[str] = []
     target.mkdir(parents=True, exist_ok=True)
-    root = find_root(folder)
     chosen: dict[str, Path] = {}
+    files = module_files(folder)
+    order = {path: index for index, path in enumerate(files)}
 
     def preference(path: Path) -> tuple:
         module = _module_for(path)
         exact = module is not None and path.stem == module.name
-        return (not exact, path.suffix != ".py", path.name)
+        # an assignment folder named after another module holds that module's files
+        folder_module = _module_for(path.parent)
+        elsewhere = folder_module is not None and folder_module is not module
+        return (elsewhere, not exact, path.suffix != ".py", order[path], path.name)
 
-    for path in sorted(_candidates(root), key=preference):
+    for path in sorted(files, key=preference):
         module = _module_for(path)
         if module is not None and module.id not in chosen:
             chosen[module.id] = path

@@ -17,7 +17,9 @@ never replaces them.
 
 :func:`write_course` turns the scripts into notebooks in an nbgrader course folder
 (``source/<module id>/<module name>.ipynb``) and writes an ``nbgrader_config.py`` with
-the course id, absolute roots and an exchange inside the course folder.
+the course id, absolute roots, an exchange inside the course folder, and the sandboxed
+autograde of ``autograder/nbgrader_sandbox.py`` (the kernel under bubblewrap, the scores
+from the sandboxed grader).
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ _sockets = os.path.join(tempfile.gettempdir(), f"ppo-course-kernels-{{os.getuid(
 os.makedirs(_sockets, mode=0o700, exist_ok=True)
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = os.path.join(_sockets, "kernel")
+
+# Students' notebooks are untrusted code. `nbgrader autograde` runs each one in a kernel
+# started under the grader's sandbox (bubblewrap: no solutions, no settings, no network,
+# nothing of the course writable), and the score of each test cell comes from the
+# sandboxed grader of `ppo-course grade` (hidden cases included), never from what the
+# kernel printed. Without bubblewrap, autograde refuses to run the notebooks.
+from autograder.nbgrader_sandbox import configure  # noqa: E402
+
+configure(c)
 '''
 
 STUDENT_CONFIG = '''"""nbgrader configuration for a student of the PPO course.

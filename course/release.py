@@ -35,6 +35,11 @@ device trainer's update is m09's algorithm (a student's copy trains on the devic
 student's own ``ppo_update``)."""
 
 
+STUDENT_TOOLS = ("pytest>=7.4",)
+"""What the student README's commands need beyond the course's own dependencies
+(``pytest autograder``); Jupyter, for the notebooks, is the ``notebooks`` extra."""
+
+
 class ReleaseError(Exception):
     """A usage problem (target not empty, no solutions, nbgrader missing); one line."""
 
@@ -71,7 +76,10 @@ def pyproject_text() -> str:
     project = data["project"]
     extras = dict(project.get("optional-dependencies", {}))
     keep = {k: v for k, v in extras.items() if k in ("notebooks", "docs", "tensorboard")}
-    keep["dev"] = ["pytest>=7.4", "ruff>=0.5"]
+    keep["notebooks"] = [*keep.get("notebooks", []), "notebook>=7"]
+    keep["dev"] = ["ruff>=0.5"]
+    # What the student README uses comes with a plain install (`pytest autograder`).
+    dependencies = [*project["dependencies"], *STUDENT_TOOLS]
 
     def strings(values: list[str]) -> str:
         return "[" + ", ".join(f'"{v}"' for v in values) + "]"
@@ -88,13 +96,13 @@ def pyproject_text() -> str:
         'readme = "README.md"',
         f'requires-python = "{project["requires-python"]}"',
         f'license = {{ text = "{project.get("license", {}).get("text", "MIT")}" }}',
-        f"dependencies = {strings(project['dependencies'])}",
+        f"dependencies = {strings(dependencies)}",
         "",
         "[project.optional-dependencies]",
         *[f"{name} = {strings(values)}" for name, values in keep.items()],
         "",
         "[project.scripts]",
-        'ppo-course = "course.cli:main"',
+        *[f'{name} = "{target}"' for name, target in project["scripts"].items()],
         "",
         "[tool.setuptools.packages.find]",
         "# No solutions: this copy of the course holds no answers.",
@@ -124,16 +132,30 @@ names the misconception when your output matches a mistake students often make.
 
 ```bash
 python3 -m venv .venv && . .venv/bin/activate
-pip install torch        # or the CPU build your instructor names
-pip install -e .          # this folder, with the `ppo-course` command
+pip install torch==2.13.0
+pip install -e .
 ```
+
+The second line installs PyTorch 2.13.0 from PyPI: on Linux that is the CUDA build, several
+GB of NVIDIA libraries (it runs on the CPU too, when there is no GPU); on macOS and Windows
+it is the CPU build. For the CPU-only wheel on Linux (a few hundred MB), take it from
+PyTorch's CPU index: run this instead of the second line.
+
+```bash
+pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+```
+
+The last line installs this folder with what the commands below use: the `ppo-course`
+command and pytest (for `pytest autograder`). To work in the notebooks, install Jupyter
+with it: `pip install -e ".[notebooks]"` (Jupyter Notebook and nbgrader).
 
 ## Work
 
 1. Read the module's page: the Markdown in `docs/modules/` (your instructor may also host
    the rendered site).
 2. Fill in the functions of `exercises/mNN_*.py`: each stub says which one and where its
-   theory is. Or work in the module's notebook, `notebooks/mNN/`.
+   theory is. Or work in the module's notebook, `notebooks/mNN/`: open it with
+   `jupyter notebook notebooks/m01/` (after the `.[notebooks]` install above).
 3. Check your work: `ppo-course check m01` (or `pytest autograder`). For each failing case
    you see the inputs, the expected and the received values, and the likely mistake.
 4. Train an agent with your own functions: `ppo-course train CartPole-v1 --algo reinforce`.

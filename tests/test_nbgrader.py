@@ -32,9 +32,13 @@ if not NBGRADER.exists():
 STUDENTS = ("alice", "bob", "carol")  # correct, one wrong function, untouched
 
 
+HIDDEN_SEED = 918273645  # the course's secret in these tests: no output may show it
+
+
 def nbgrader(*args: str, cwd: Path, timeout: int = 900) -> str:
     """Run an nbgrader command; fail on a non-zero exit or any warning."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PPO_COURSE")}
+    env["PPO_COURSE_HIDDEN_SEED"] = str(HIDDEN_SEED)
     done = subprocess.run(
         [str(NBGRADER), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -181,7 +185,7 @@ PATCH = (
 
 @pytest.mark.slow
 def test_a_notebook_that_patches_the_autograder_gets_its_true_score_from_grade(course, tmp_path):
-    """In the kernel the patch wins; ``ppo-course grade`` (sandboxed) is not fooled."""
+    """Neither nbgrader's autograde nor ``ppo-course grade`` is fooled by the patch."""
     module = BY_ID["m05"]
     name = f"{module.name}.ipynb"
     source = course / "source" / "m05" / name
@@ -200,8 +204,9 @@ def test_a_notebook_that_patches_the_autograder_gets_its_true_score_from_grade(c
     nbgrader("autograde", "m05", "--student=honest", cwd=course)
     nbgrader("autograde", "m05", "--student=patcher", cwd=course)
     table = grades(course)
-    assert table[("m05", "patcher")] == (8.0, 8.0), "the patch should fool the kernel"
-    assert table[("m05", "honest")][0] < 8
+    # the scores of record come from the sandboxed grader, not from the patched kernel
+    assert table[("m05", "patcher")] == table[("m05", "honest")]
+    assert 0 < table[("m05", "honest")][0] < 8
     help_text = subprocess.run(
         [sys.executable, "-m", "course.cli", "grade", "--help"], capture_output=True, text=True
     ).stdout
@@ -234,3 +239,145 @@ def test_a_notebook_that_patches_the_autograder_gets_its_true_score_from_grade(c
     rows = {r["student"]: r for r in csv.DictReader(sheet.open())}
     score = {s: float(rows[s]["m05"]) for s in ("honest", "patcher")}
     assert score["patcher"] == score["honest"] < 8
+
+
+HOSTILE = """
+import os as _os
+import pathlib as _pathlib
+
+for _path in {reads!r}:
+    try:
+        _text = _pathlib.Path(_path).read_text(errors="replace")
+        print("STOLEN", _path, _text[:80].replace("\\n", " "))
+    except Exception as _exc:
+        print("REFUSED", _path, type(_exc).__name__)
+try:
+    import solutions.m05_ppo_loss as _reference
+
+    print("STOLEN import solutions", _reference.__file__)
+except Exception as _exc:
+    print("REFUSED import solutions", type(_exc).__name__)
+print("SEED", _os.environ.get("PPO_COURSE_HIDDEN_SEED"))
+for _path in {writes!r}:
+    try:
+        _pathlib.Path(_path).write_text("pwned")
+        print("WROTE", _path)
+    except Exception as _exc:
+        print("REFUSED", _path, type(_exc).__name__)
+"""
+
+
+@pytest.mark.slow
+def test_a_hostile_notebook_under_autograde_reaches_nothing_of_the_instructors(course):
+    """An answer cell that reads the reference, the source notebook, the gradebook and the
+    seed, writes into the course and the course folder, and patches the checks: under
+    ``nbgrader autograde`` it reads and writes nothing, and scores what it is worth."""
+    from course import paths
+
+    module = BY_ID["m05"]
+    name = f"{module.name}.ipynb"
+    source = course / "source" / "m05" / name
+    cells = _cells(source)
+    wrong = {"entropy_loss": cells["entropy_loss"].split("### BEGIN SOLUTION")[0]}
+    wrong["entropy_loss"] += "return ent_coef * entropy.mean()\n"
+    reads = [
+        str(paths.SOLUTIONS_DIR / module.filename),
+        str(source.resolve()),
+        str((course / "gradebook.db").resolve()),
+        str(course.resolve() / "nbgrader_config.py"),
+    ]
+    planted = [paths.AUTOGRADER_DIR / "planted_by_a_notebook.py", course / "planted.txt"]
+    attack = HOSTILE.format(reads=reads, writes=[str(p) for p in planted]) + PATCH
+    hostile = dict(wrong, value_loss=cells["value_loss"] + attack)
+    for student, edits in (("fair", wrong), ("hostile", hostile)):
+        nbgrader("db", "student", "add", student, cwd=course)
+        fill(
+            course / "release" / "m05" / name,
+            source,
+            course / "submitted" / student / "m05" / name,
+            edits,
+        )
+        nbgrader("autograde", "m05", f"--student={student}", cwd=course)
+    nbgrader("generate_feedback", "m05", "--student=hostile", cwd=course)
+    for path in planted:
+        assert not path.exists(), f"the notebook wrote {path}"
+    graded = nbformat.read(str(course / "autograded" / "hostile" / "m05" / name), as_version=4)
+    printed = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for c in graded.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    refused = [line for line in printed.splitlines() if line.startswith("REFUSED")]
+    assert len(refused) == len(reads) + 1 + len(planted), printed[-3000:]
+    assert "STOLEN" not in printed and "WROTE" not in printed, printed[-3000:]
+    assert "SEED None" in printed
+    html = (course / "feedback" / "hostile" / "m05" / "m05_ppo_loss.html").read_text()
+    assert str(HIDDEN_SEED) not in html and str(HIDDEN_SEED) not in printed
+    table = grades(course)
+    assert table[("m05", "hostile")] == table[("m05", "fair")]
+    assert 0 < table[("m05", "fair")][0] < 8
+
+
+def test_the_course_config_autogrades_in_the_sandbox(course):
+    from traitlets.config import Config
+
+    from autograder import nbgrader_sandbox
+
+    assert "configure(c)" in (course / "nbgrader_config.py").read_text()
+    c = Config()
+    nbgrader_sandbox.configure(c)
+    assert c.Execute.kernel_manager_class is nbgrader_sandbox.SandboxedKernelManager
+    steps = [s.__name__ for s in c.Autograde.autograde_preprocessors]
+    assert steps.index("Execute") < steps.index("SandboxedGrades") < steps.index("SaveAutoGrades")
+
+
+def test_the_grading_kernel_sees_no_solutions_and_writes_nothing(tmp_path):
+    """The kernel nbgrader starts, driven directly: it runs code, in the sandbox."""
+    import asyncio
+
+    from autograder import nbgrader_sandbox, sandbox
+    from course import paths, settings
+
+    if sandbox.unavailable():
+        pytest.skip(sandbox.unavailable())
+    planted = paths.AUTOGRADER_DIR / "planted_by_a_kernel.py"
+    code = (
+        "import os\n"
+        f"for p in [{str(paths.SOLUTIONS_DIR)!r}, {str(settings.settings_path())!r}]:\n"
+        "    print(p, os.path.exists(p))\n"
+        "try:\n"
+        f"    open({str(planted)!r}, 'w').write('x')\n"
+        "except OSError as exc:\n"
+        "    print('refused', type(exc).__name__)\n"
+        "import autograder, solutions\n"
+    )
+
+    async def run() -> list[dict]:
+        km = nbgrader_sandbox.SandboxedKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(tmp_path))
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=120)
+            msg_id = client.execute(code)
+            replies = []
+            while True:
+                message = await client.get_iopub_msg(timeout=120)
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                replies.append(message)
+                state = message["content"].get("execution_state")
+                if message["msg_type"] == "status" and state == "idle":
+                    return replies
+        finally:
+            client.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    replies = asyncio.run(run())
+    printed = "".join(m["content"].get("text", "") for m in replies if m["msg_type"] == "stream")
+    errors = [m["content"]["ename"] for m in replies if m["msg_type"] == "error"]
+    assert f"{paths.SOLUTIONS_DIR} False" in printed, printed
+    assert f"{settings.settings_path()} False" in printed
+    assert "refused" in printed and not planted.exists()
+    assert errors == ["ModuleNotFoundError"], replies[-3:]  # autograder imports; solutions not

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tokenize
@@ -374,6 +375,15 @@ def test_the_release_installs_offline_in_a_fresh_environment(bundle, tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 1 and "not implemented" in done.stdout, done.stdout + done.stderr
+    # `pytest autograder`, as the README says: pytest came with the install
+    done = subprocess.run(
+        [str(venv / "bin" / "pytest"), "autograder", "-q", "-k", "m01"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=bundle["out"],
+    )
+    assert done.returncode == 1 and " failed" in done.stdout, done.stdout[-3000:]
 
 
 def test_the_release_builds_its_site_without_the_solutions(bundle, tmp_path):
@@ -386,3 +396,55 @@ def test_the_release_builds_its_site_without_the_solutions(bundle, tmp_path):
     pages = list(site.rglob("*.html"))
     assert any("m04_ppo_clip" in str(p) for p in pages)
     assert not any("Reference solution" in p.read_text() for p in pages)
+
+
+# ----------------------------------------------------------------------------- the student README
+
+
+def _bash_lines(markdown: str) -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", markdown, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_student_readme_installs_torch_as_the_course_readme_does():
+    course = (paths.ROOT / "README.md").read_text()
+    pins = set(re.findall(r"pip install (torch==[\w.]+)", course))
+    assert len(pins) == 1, pins
+    (pin,) = pins
+    cpu = next(line for line in _bash_lines(course) if "--index-url" in line and pin in line)
+    student = release.README
+    lines = _bash_lines(student)
+    assert f"pip install {pin}" in lines and cpu in lines
+    torch_lines = [line for line in lines if re.search(r"\btorch\b", line)]
+    assert all(pin in line for line in torch_lines), torch_lines
+    assert "CUDA build" in student and "CPU-only wheel" in student
+
+
+COMMAND_DISTRIBUTIONS = {"pytest": "pytest", "jupyter": "notebook", "mkdocs": "mkdocs"}
+"""The commands a README may name, and the distribution that provides each."""
+
+
+def test_the_install_of_the_release_brings_what_its_readme_uses():
+    import tomllib
+
+    project = tomllib.loads(release.pyproject_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.match(r"[A-Za-z0-9_.-]+", r)[0].lower() for r in requirements}
+
+    readme = release.README
+    installed = names(project["dependencies"])
+    for extra in re.findall(r'pip install -e "\.\[(\w+)\]"', readme):
+        installed |= names(project["optional-dependencies"][extra])
+    used = {
+        word
+        for span in re.findall(r"`([^`\n]+)`", readme) + _bash_lines(readme)
+        for word in [span.split()[0]]
+        if word in COMMAND_DISTRIBUTIONS
+    }
+    assert {"pytest", "jupyter"} <= used, used
+    missing = {c: d for c, d in COMMAND_DISTRIBUTIONS.items() if c in used and d not in installed}
+    assert not missing, f"the README uses {missing} that its install does not bring"
+    assert "pytest" in names(project["dependencies"]), "`pytest autograder` needs pytest"
+    course = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == course["scripts"]  # the `ppo-course` command, as installed
