@@ -20,6 +20,7 @@ import pytest
 from autograder import sandbox
 from course import gradescope, paths, settings
 from course.modules import BY_ID
+from tests import malformed
 
 MODULES = [BY_ID["m01"], BY_ID["m06"]]
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
@@ -301,3 +302,42 @@ def test_an_error_row_fits_the_summary_table():
     table = _table(data["output"])
     assert len(table) == 3 and len({len(row) for row in table}) == 1, table
     assert "SyntaxError" in table[2][-1] and "<b>" not in data["output"]
+
+
+def _run_here(root: Path) -> dict:
+    """``run_autograder``'s work, in this process: results.json must be written."""
+    data = gradescope.run(root)
+    assert json.loads((root / "results" / "results.json").read_text()) == data
+    _check_format(data)
+    return data
+
+
+@pytest.mark.parametrize("kind", sorted(malformed.FILES))
+def test_a_malformed_upload_gets_a_result_that_says_why(autograder, tmp_path, kind):
+    build, note = malformed.FILES[kind]
+    root = _root(autograder, tmp_path, {}, folder="exercises")
+    build(root / "submission" / "exercises")
+    data = _run_here(root)
+    assert data["score"] == 0 and note in data["output"]
+
+
+def _m01_points(data: dict) -> float:
+    return sum(t["score"] for t in data["tests"] if t["name"].startswith("m01"))
+
+
+@pytest.mark.parametrize("kind", [*sorted(malformed.FILE_NAMES), "folder_name", "odd_cells"])
+def test_an_honest_upload_under_a_hostile_name_scores_full_marks(autograder, tmp_path, kind):
+    root = _root(autograder, tmp_path, {})
+    upload = root / "submission"
+    if kind == "folder_name":
+        upload = upload / os.fsdecode(b"=cmd|x\n\xff")
+        upload.mkdir()
+    if kind == "odd_cells":
+        (upload / malformed.NOTEBOOK).write_text(malformed.notebook(malformed.ODD_CELLS))
+    else:
+        name = os.fsdecode(malformed.FILE_NAMES.get(kind, b"m01_policy_gradient.py"))
+        (upload / name).write_text(malformed.reference())
+    data = _run_here(root)
+    assert _m01_points(data) == 9
+    listed = data["output"].splitlines()[0]
+    assert listed.startswith("Graded files: m01") and "\n" not in listed
