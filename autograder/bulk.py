@@ -38,7 +38,7 @@ from pathlib import Path
 
 from autograder import report, runner
 from autograder.grading import Prepared, grade_folder, prepare
-from autograder.submission import stage
+from autograder.submission import shown, stage, text
 from course import paths
 from course.modules import Module
 
@@ -46,16 +46,38 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def submissions(root: Path) -> list[Path]:
-    """The student folders of ``root``, sorted by name (hidden folders skipped)."""
+    """The student folders of ``root``, sorted by name (hidden folders skipped). A link
+    to a folder is a student too: it is not followed, and its row says so."""
     return sorted(
-        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_", "__"))
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_", "__"))),
+        key=lambda p: os.fsencode(p.name),
     )
+
+
+def part_name(student: str) -> str:
+    """The file name of a student's saved result: a hash of the folder's name, which may
+    be anything a file system allows (not UTF-8, a newline, 255 bytes)."""
+    return hashlib.sha256(os.fsencode(student)).hexdigest()[:32] + ".json"
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def sheet_cell(value):
+    """A value as a cell of the grade sheet: text that is valid UTF-8, and text that a
+    spreadsheet would run as a formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return) prefixed with ``'``, so it is shown, not run. Numbers as they
+    are."""
+    if not isinstance(value, str):
+        return value
+    value = text(value)
+    return "'" + value if value.startswith(FORMULA) else value
 
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
         f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
@@ -163,11 +185,19 @@ def grade_submissions(
     todo: list[tuple[Path, Path, str, list[str]]] = []
     gradable = 0
     try:
-        for folder in folders:
-            staged, notes = stage(folder, work / folder.name, modules)
-            gradable += any((staged / m.filename).is_file() for m in modules)
-            key = _key(staged, modules, seed, version, (timeout, submission_timeout), memory_mb)
-            cached = _load_part(parts / f"{folder.name}.json", key) if not force else None
+        for number, folder in enumerate(folders):
+            try:
+                staged, notes = stage(folder, work / f"{number:05d}", modules)
+                key = _key(staged, modules, seed, version, (timeout, submission_timeout), memory_mb)
+                gradable += any((staged / m.filename).is_file() for m in modules)
+            except Exception as exc:  # one unreadable submission must not stop the others
+                rows[folder.name] = Row(
+                    folder.name,
+                    graded=False,
+                    problems=[f"not graded: the submission could not be read ({_one_line(exc)})"],
+                )
+                continue
+            cached = _load_part(parts / part_name(folder.name), key) if not force else None
             if cached is not None:
                 rows[folder.name] = cached
             else:
@@ -197,16 +227,26 @@ def grade_submissions(
                         if not queue:
                             return
                         folder, staged, key, notes = queue.pop(0)
-                    row = _grade_one(settings, folder.name, staged, notes)
+                    try:
+                        row = _grade_one(settings, folder.name, staged, notes)
+                    except Exception as exc:  # a grader failure must not stop the others
+                        row = Row(
+                            folder.name, graded=False, problems=[f"not graded: {_one_line(exc)}"]
+                        )
                     with lock:
                         rows[folder.name] = row
-                        if row.graded:
-                            _write_atomic(
-                                parts / f"{folder.name}.json",
-                                json.dumps({"key": key, "row": row.as_dict()}, indent=1) + "\n",
-                            )
+                        try:
+                            if row.graded:
+                                _write_atomic(
+                                    parts / part_name(folder.name),
+                                    json.dumps({"key": key, "row": row.as_dict()}, indent=1) + "\n",
+                                )
+                        except OSError as exc:
+                            row.problems.append(f"its result could not be saved ({exc.strerror})")
                         if row.problems:
-                            bar.write(f"{folder.name}: {'; '.join(row.problems)}")
+                            bar.write(
+                                _printable(f"{shown(folder.name, 255)}: {'; '.join(row.problems)}")
+                            )
                         bar.update(1)
 
             threads = [threading.Thread(target=job, daemon=True) for _ in range(max(1, jobs))]
@@ -284,7 +324,7 @@ def _grade_one(settings: _Settings, name: str, staged: Path, notes: list[str]) -
     except runner.WorkerStopped:
         return Row(name, graded=False, problems=["not graded: the run was interrupted"])
     except Exception as exc:  # a grader failure must not stop the others
-        return Row(name, graded=False, problems=[f"not graded: {type(exc).__name__}: {exc}"])
+        return Row(name, graded=False, problems=[f"not graded: {_one_line(exc)}"])
     if settings.stop.event.is_set():
         return Row(name, graded=False, problems=["not graded: the run was interrupted"])
     row = Row(name, problems=list(notes))
@@ -295,8 +335,20 @@ def _grade_one(settings: _Settings, name: str, staged: Path, notes: list[str]) -
             row.problems.append(f"{result.module.id}: {result.error}")
     row.total = round(sum(row.scores.values()), 2)
     if settings.feedback is not None:
-        _write_feedback(settings.feedback / name, results, notes)
+        try:
+            _write_feedback(settings.feedback / name, results, notes)
+        except OSError as exc:
+            row.problems.append(f"its feedback could not be written ({exc.strerror})")
     return row
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {text(str(exc))}".split())[:300]
+
+
+def _printable(value: str) -> str:
+    """``value`` as it may be printed on a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text(value))
 
 
 def _key(staged: Path, modules, seed, version, timeout, memory_mb) -> str:
@@ -327,14 +379,13 @@ def _write_sheet(out, rows, modules, prepared, seed, sandboxed) -> None:
     )
     for row in rows:
         values = {m: row.scores.get(m, 0.0) for m in columns} if row.graded else {}
-        writer.writerow(
-            {
-                "student": row.student,
-                **values,
-                "total": row.total if row.graded else "",
-                "problems": "; ".join(row.problems),
-            }
-        )
+        cells = {
+            "student": shown(row.student, 255),
+            **values,
+            "total": row.total if row.graded else "",
+            "problems": "; ".join(report.clean(p).replace("\n", " ") for p in row.problems),
+        }
+        writer.writerow({k: sheet_cell(v) for k, v in cells.items()})
     _write_atomic(out, buffer.getvalue())
 
 

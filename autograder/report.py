@@ -49,6 +49,19 @@ class Style:
 PLAIN = Style(False)
 
 
+def clean(text: str) -> str:
+    """Text a submission produced (what it printed, an exception's message, a value it
+    returned) as it may be shown on a terminal or written to a report: control
+    characters other than the line break escaped (no terminal escape sequences), and
+    what is not valid UTF-8 (lone surrogates) escaped."""
+    if text.isprintable():
+        return text
+    return "\n".join(
+        "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
+        for line in text.encode("utf-8", "backslashreplace").decode("utf-8").split("\n")
+    )
+
+
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
@@ -89,7 +102,7 @@ def _printed(case_result: CaseResult) -> list[str]:
         return []
     lines = text.splitlines()[:8]
     more = " (first lines)" if len(text.splitlines()) > 8 or len(text) >= 2000 else ""
-    return [f"  your code printed{more}:", *[f"    | {line[:160]}" for line in lines]]
+    return [f"  your code printed{more}:", *[f"    | {clean(line[:160])}" for line in lines]]
 
 
 @dataclass
@@ -176,7 +189,7 @@ def case_feedback(case_result: CaseResult, view: str = FULL, named: Naming | Non
         lines.append(f"  what it checks: {case.note}")
     lines.extend(_printed(case_result))
     if case_result.failure is not None:
-        lines.append(_indent(case_result.failure.describe(), "  "))
+        lines.append(_indent(clean(case_result.failure.describe()), "  "))
         if case_result.failure.kind in ("exception", "timeout", "crash", "mutated", "unsendable"):
             lines.append("  inputs:")
             lines.append(_indent(_inputs(case_result), "    "))
@@ -185,7 +198,7 @@ def case_feedback(case_result: CaseResult, view: str = FULL, named: Naming | Non
     lines.append(_indent(_inputs(case_result), "    "))
     if case.expected is not NO_VALUE:
         lines.append(f"  expected: {show(case.expected)}")
-    lines.append(f"  received: {show(case_result.received)}")
+    lines.append(f"  received: {clean(show(case_result.received))}")
     mismatch = case_result.mismatch
     if mismatch is not None:
         lines.append(f"  problem:  {mismatch.message}")
@@ -205,7 +218,7 @@ def check_feedback(result: CheckResult, view: str = FULL) -> str:
     if result.passed:
         return ""
     if result.error is not None:
-        return f"{result.error.describe()}\n(docs: {check.docs})"
+        return f"{clean(result.error.describe())}\n(docs: {check.docs})"
     if result.status == "not implemented":
         return (
             f"{check.function} is not implemented yet: replace the `raise NotImplementedError` "
@@ -303,7 +316,9 @@ def render(results: list[ModuleResult], style: Style = PLAIN, view: str = FULL) 
         for result in broken:
             error = result.checks[0].error
             out.append(style.bold(f"{result.module.id} ({result.module.filename})"))
-            out.append(_indent(f"{error.describe()}\n(docs: docs/{result.module.docs_page})", "  "))
+            out.append(
+                _indent(f"{clean(error.describe())}\n(docs: docs/{result.module.docs_page})", "  ")
+            )
             out.append("")
         for check_result in failures:
             out.append(style.bold(check_result.check.id))

@@ -5,13 +5,16 @@ is built: installs Python, bubblewrap and this course, with ``solutions/``, on U
 ``run_autograder`` (run for every submission) and ``source/`` (the course and
 ``autograder.json``: the modules to grade and the instructor's hidden seed, baked in).
 
-:func:`run` is what ``run_autograder`` calls: it copies the submission out of
-``/autograder/submission`` (``.py`` files or notebooks, loose or in one folder), grades it
-with the sandboxed grader (:func:`autograder.grading.grade_folder`) and writes
-``/autograder/results/results.json``. Each graded function gives two tests: its public
-cases (visible) and its hidden cases (``after_published``: the students see them once the
-grades are published). ``$PPO_COURSE_AUTOGRADER_ROOT`` relocates ``/autograder`` (for
-tests); the real layout is the default.
+:func:`run` is what ``run_autograder`` calls: it collects the upload in
+``/autograder/submission`` as ``ppo-course grade`` does (``mNN_*.py`` files or notebooks,
+loose or in one folder; no link is followed and every file is read with limits, see
+:func:`autograder.submission.collect`), grades it with the sandboxed grader
+(:func:`autograder.grading.grade_folder`) and writes ``/autograder/results/results.json``,
+whatever the upload holds. What a student sees at once depends on the public cases and
+properties only (their verdicts, no points); each graded function's points, which depend
+on the hidden cases, are a test shown once the grades are published (``after_published``).
+``$PPO_COURSE_AUTOGRADER_ROOT`` relocates ``/autograder`` (for tests); the real layout is
+the default.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 import time
@@ -93,25 +96,14 @@ def build(out: Path, modules: list[Module], settings_path: Path | None = None) -
 # ----------------------------------------------------------------------------- run
 
 
-def collect_submission(submission: Path, target: Path) -> list[str]:
-    """Copy the submitted ``.py`` files and notebooks into ``target`` (flat). A submission
-    that is one folder (a zip of ``exercises/``, say) is looked into. Returns the names."""
-    entries = [p for p in submission.iterdir() if not p.name.startswith((".", "__"))]
-    folders = [p for p in entries if p.is_dir()]
-    if len(folders) == 1 and not [p for p in entries if p.suffix in (".py", ".ipynb")]:
-        submission = folders[0]
-    target.mkdir(parents=True, exist_ok=True)
-    names = []
-    for path in sorted(submission.iterdir()):
-        if path.is_file() and path.suffix == ".py":
-            shutil.copy(path, target / path.name)
-            names.append(path.name)
-        elif path.is_file() and path.suffix == ".ipynb":
-            script = target / path.with_suffix(".py").name
-            if not script.exists():  # a .py file of the same module wins
-                script.write_text(notebook_script(path))
-            names.append(path.name)
-    return names
+def collect_submission(submission: Path, target: Path, modules: list[Module]):
+    """Write the module files of the upload in ``submission`` into ``target``, as
+    ``ppo-course grade`` does (:func:`autograder.submission.collect`: ``mNN_*.py`` files
+    or notebooks, loose or in one folder; no link is followed, every file is read with
+    limits). Returns the :class:`~autograder.submission.Staged` files and notes."""
+    from autograder.submission import collect
+
+    return collect(submission, target, modules)
 
 
 def notebook_script(path: Path) -> str:
@@ -126,39 +118,74 @@ def notebook_script(path: Path) -> str:
         return f"# {exc}\n"
 
 
-def _part(check_result, kinds: tuple[str, ...]):
-    """``(points, possible, feedback)`` of the cases of ``kinds`` in a check graded as
-    ``ppo-course grade`` grades (public known outputs weigh nothing; a function that passes
-    none of its hidden cases scores nothing, one that fails a core property a third at
-    most), or None when it has no such case. The parts share the check's score in
-    proportion to the weight each passed."""
+_VISIBLE = (("known",), "public cases, a self-check"), (("property",), "properties")
+
+
+def _visible_test(check_result, kinds: tuple[str, ...], label: str) -> dict[str, Any] | None:
+    """The test, visible at once and worth no points, of the cases of ``kinds`` (public
+    known outputs, or properties): their verdicts and feedback, nothing of the hidden
+    cases. None when the check has no such case."""
     from autograder.report import STUDENT, check_feedback
 
     cases = [c for c in check_result.cases if c.case.kind in kinds]
     if not cases:
         return None
-    weigh = check_result._weight
-    total = sum(weigh(c.case) for c in check_result.cases)
-    points = check_result.check.points
-    weight = sum(weigh(c.case) for c in cases)
-    earned = sum(weigh(c.case) for c in cases if c.passed)
-    earned_all = sum(weigh(c.case) for c in check_result.cases if c.passed)
+    passed = all(c.passed for c in cases)
     part = dataclasses.replace(check_result, cases=cases)
-    text = check_feedback(part, STUDENT) if not all(c.passed for c in cases) else ""
-    possible = round(points * weight / total, 2) if total else 0.0
-    return (
-        round(check_result.score * earned / earned_all, 2) if earned_all else 0.0,
-        possible,
-        text or f"passed all {len(cases)} cases",
-    )
+    text = "" if passed else check_feedback(part, STUDENT)
+    return {
+        "name": f"{check_result.check.id} ({label})",
+        "score": 0.0,
+        "max_score": 0.0,
+        "status": "passed" if passed else "failed",
+        "output": text or f"passed all {len(cases)} cases",
+        "output_format": "md",
+        "visibility": "visible",
+    }
 
 
-def results_json(results: list, seconds: float, files: list[str]) -> dict[str, Any]:
-    """Gradescope's results.json for graded modules: two tests per graded function (public
-    cases visible, hidden cases after publication) and a Markdown summary."""
+def _points_test(check_result) -> dict[str, Any]:
+    """The test that carries the function's points, scored as ``ppo-course grade`` scores
+    (hidden cases and properties; a function that passes none of its hidden cases scores
+    nothing): shown once the grades are published, since the points depend on the hidden
+    cases."""
+    from autograder.report import STUDENT, check_feedback
+
+    hidden = [c for c in check_result.cases if c.case.kind == "hidden"]
+    part = dataclasses.replace(check_result, cases=hidden)
+    text = check_feedback(part, STUDENT) if hidden and not part.passed else ""
+    score, most = check_result.score, float(check_result.check.points)
+    return {
+        "name": f"{check_result.check.id} (points: hidden cases and properties)",
+        "score": score,
+        "max_score": most,
+        "status": "passed" if score == most else "failed",
+        "output": text or f"passed all {len(hidden)} hidden cases",
+        "output_format": "md",
+        "visibility": "after_published",
+    }
+
+
+def _passed(cases: list) -> str:
+    return f"{sum(c.passed for c in cases)} of {len(cases)}" if cases else "none"
+
+
+def results_json(
+    results: list, seconds: float, files: list[str], notes: list[str] | tuple = ()
+) -> dict[str, Any]:
+    """Gradescope's results.json for graded modules.
+
+    What a student sees at once depends on the public cases and properties only: per
+    graded function, a test of its public cases and one of its properties (verdicts and
+    feedback, no points), and a summary of how many of them passed. The points, which
+    depend on the hidden cases, are in one test per function that is shown once the
+    grades are published (``after_published``), with the hidden cases' verdicts. A
+    function that could not run (a file that does not import) is a visible test that
+    scores nothing, since nothing hidden decides that."""
     tests = []
     rows = []
     for result in results:
+        known, properties = [], []
         for check_result in result.checks:
             check = check_result.check
             if check_result.error is not None or not check_result.cases:
@@ -174,42 +201,28 @@ def results_json(results: list, seconds: float, files: list[str]) -> dict[str, A
                     }
                 )
                 continue
-            for kinds, label, visibility in (
-                (("known",), "public cases, a self-check", "visible"),
-                (("property",), "properties", "visible"),
-                (("hidden",), "hidden cases", "after_published"),
-            ):
-                part = _part(check_result, kinds)
-                if part is None:
-                    continue
-                score, most, text = part
-                tests.append(
-                    {
-                        "name": f"{check.id} ({label})",
-                        "score": score,
-                        "max_score": most,
-                        "status": "passed" if score == most else "failed",
-                        "output": text,
-                        "output_format": "md",
-                        "visibility": visibility,
-                    }
-                )
-        rows.append(f"| {result.module.id} | {result.score:g} | {result.max_score:g} |")
-        if result.error:
-            rows[-1] += f" {result.error} |"
+            known += [c for c in check_result.cases if c.case.kind == "known"]
+            properties += [c for c in check_result.cases if c.case.kind == "property"]
+            for kinds, label in _VISIBLE:
+                test = _visible_test(check_result, kinds, label)
+                if test is not None:
+                    tests.append(test)
+            tests.append(_points_test(check_result))
+        note = _md(result.error) if result.error else ""
+        rows.append(f"| {result.module.id} | {_passed(known)} | {_passed(properties)} | {note} |")
     score = round(sum(t["score"] for t in tests), 2)
-    possible = round(sum(t["max_score"] for t in tests), 2)
     summary = [
-        f"**{score:g} / {possible:g} points.** Graded files: "
-        + (", ".join(f"`{f}`" for f in files) or "none"),
+        "Graded files: " + (", ".join(_md(f) for f in files) or "none"),
+        *[f"\nNote: {_md(n)}" for n in notes],
         "",
-        "| module | points | possible |",
-        "|---|---:|---:|",
+        "| module | public cases passed | properties passed | note |",
+        "|---|---:|---:|---|",
         *rows,
         "",
         "Each function has its public cases (the ones `ppo-course check` runs; a self-check "
-        "worth no points), its properties, and hidden cases, which carry most of the points "
-        "and show their names and verdicts once the grades are published.",
+        "worth no points), its properties, and hidden cases. The points count the hidden "
+        "cases and properties, so they are shown, with the hidden cases' verdicts, once the "
+        "grades are published.",
     ]
     return {
         "score": score,
@@ -223,46 +236,75 @@ def results_json(results: list, seconds: float, files: list[str]) -> dict[str, A
     }
 
 
+def _message(text: str, seconds: float) -> dict[str, Any]:
+    return {
+        "score": 0.0,
+        "execution_time": round(seconds),
+        "output": text,
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
+
+
 def run(root: Path) -> dict[str, Any]:
-    """Grade ``root/submission`` and write ``root/results/results.json``."""
+    """Grade ``root/submission`` and write ``root/results/results.json``: always, whatever
+    the upload holds (a failure of the grader itself is reported there in one line)."""
+    started = time.monotonic()
+    results_dir = root / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data = _grade(root, started)
+    except Exception as exc:  # the student still gets a result, the instructor the cause
+        from autograder.submission import text
+
+        print(f"error: {type(exc).__name__}: {text(str(exc))}")
+        data = _message(
+            "The autograder could not grade this submission "
+            f"({type(exc).__name__}); please tell your instructor.",
+            time.monotonic() - started,
+        )
+    (results_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n")
+    return data
+
+
+def _grade(root: Path, started: float) -> dict[str, Any]:
     from autograder.grading import grade_folder
     from course.modules import lookup
 
-    started = time.monotonic()
     config = json.loads((root / "source" / CONFIG).read_text())
     modules = [lookup(m) for m in config["modules"]]
-    results_dir = root / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ppo-course-submission-") as scratch:
-        student = Path(scratch) / "submission"
-        files = collect_submission(root / "submission", student)
-        if not files:
-            data = {
-                "score": 0.0,
-                "execution_time": round(time.monotonic() - started),
-                "output": "No `.py` file or notebook was submitted: upload your `mNN_*.py` "
-                "files (or notebooks), loose or in one folder.",
-                "output_format": "md",
-                "visibility": "visible",
-                "stdout_visibility": "hidden",
-                "tests": [],
-            }
-        else:
-            from autograder import sandbox
-
-            reason = sandbox.unavailable()
-            if reason:  # the instructor reads stdout; the student does not
-                print(f"warning: grading without the sandbox: {reason}")
-            results = grade_folder(
-                student,
-                modules,
-                seed=int(config["hidden_seed"]),
-                for_grade=True,
-                sandboxed=reason is None,
+        staged = collect_submission(root / "submission", Path(scratch) / "submission", modules)
+        notes = "".join(f"\n\nNote: {_md(n)}" for n in staged.notes)
+        if not staged.files:
+            return _message(
+                "No `.py` file or notebook of a module was submitted: upload your "
+                "`mNN_*.py` files (or notebooks), loose or in one folder." + notes,
+                time.monotonic() - started,
             )
-            data = results_json(results, time.monotonic() - started, files)
-    (results_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n")
-    return data
+        from autograder import sandbox
+
+        reason = sandbox.unavailable()
+        if reason:  # the instructor reads stdout; the student does not
+            print(f"warning: grading without the sandbox: {reason}")
+        results = grade_folder(
+            staged.folder,
+            modules,
+            seed=int(config["hidden_seed"]),
+            for_grade=True,
+            sandboxed=reason is None,
+        )
+        return results_json(results, time.monotonic() - started, staged.files, staged.notes)
+
+
+def _md(value: str) -> str:
+    """``value`` as one line of Markdown text: no table, code or HTML syntax of its own."""
+    from autograder.submission import text
+
+    flat = " ".join(text(value).split())
+    return re.sub(r"([\\`*|<>\[\]#])", r"\\\1", flat)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox, wire
+from autograder.bulk import part_name
 from course import paths
 from tests.hostile import ATTACKS, fixture_lookup
 
@@ -315,7 +316,8 @@ def test_an_interrupted_run_stops_fast_and_resumes(tmp_path):
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (feedback / ".parts" / "a_first.json").exists() and time.monotonic() < deadline:
+    saved = feedback / ".parts" / part_name("a_first")
+    while not saved.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
     stopped_at = time.monotonic()
