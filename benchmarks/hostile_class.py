@@ -61,13 +61,14 @@ def build_class(root: Path) -> Path:
         folder.mkdir(parents=True)
         for path in paths.SOLUTIONS_DIR.glob("m[0-9][0-9]_*.py"):
             shutil.copyfile(path, folder / path.name)
-        if source is not None:
+        if source is not None and name.startswith("hostile_"):
             source = source.format(
                 OTHER=str(subs / "reference" / "m01_policy_gradient.py"),
                 SHEET=str(root / "grades.csv"),
                 FEEDBACK=str(root / "feedback"),
                 MARKER=f"ppo-bench-{int(time.time())}",
             )
+        if source is not None:
             (folder / "m01_policy_gradient.py").write_text(source)
     return subs
 
