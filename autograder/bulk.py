@@ -160,7 +160,7 @@ def grade_submissions(
     feedback: Path | None = None,
     seed: int | None = None,
     timeout: float | None = None,
-    memory_mb: int = 640,
+    memory_mb: int = runner.DEFAULT_MEMORY_MB,
     jobs: int = 1,
     sandboxed: bool = True,
     force: bool = False,

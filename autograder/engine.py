@@ -293,6 +293,8 @@ def run_check(
     for_grade: bool = False,
     executor_for: Any = None,
     until: float | None = None,
+    spent: float = 0.0,
+    private: bool = False,
 ) -> CheckResult:
     """Run every case of ``check`` and diagnose the failures.
 
@@ -303,22 +305,28 @@ def run_check(
             functions); None runs every case on ``executor``.
         until: a ``time.monotonic()`` deadline for the whole submission; cases after it
             are not run.
+        spent: seconds of the check's time limit already used (by its other cases, run
+            earlier in another worker).
+        private: a student sees only the verdicts of these cases (they run where the
+            hidden cases' inputs or the reference's earlier functions are).
     """
     notes: list[str] = []
     if cases is None:
         cases, notes = build_cases(check, reference_ns, seed)
     result = CheckResult(check, notes=notes, for_grade=for_grade)
+    privately = private
     problem = executor.start(check)
     if problem is not None:
         result.error = problem
         return result
     import time
 
-    deadline = time.monotonic() + check.timeout
-    spent = f"the check's {check.timeout:g} s time limit was spent"
+    began = time.monotonic()
+    deadline = began + check.timeout - spent
+    why = f"the check's {check.timeout:g} s time limit was spent"
     if until is not None and until < deadline:
         deadline = until
-        spent = "the submission's time limit was spent"
+        why = "the submission's time limit was spent"
     stopped: Failure | None = None
     started: set[int] = set()
     for case in cases:
@@ -328,7 +336,7 @@ def run_check(
                 CaseResult(
                     case,
                     False,
-                    failure=Failure("not_run", spent),
+                    failure=Failure("not_run", why),
                 )
             )
             continue
@@ -336,7 +344,7 @@ def run_check(
             result.cases.append(CaseResult(case, False, failure=stopped))
             continue
         runner = executor if executor_for is None else executor_for(case)
-        private = runner is not executor
+        private = privately or runner is not executor
         known = [c for c in result.cases if c.case.kind == "known"]
         if (
             private
@@ -367,10 +375,17 @@ def run_check(
             if outcome.kind in _STOPPING:
                 stopped = Failure("not_run", _STOPPING[outcome.kind])
             continue
-        try:
-            mismatch = case.judge(outcome.value)
-        except Exception as exc:  # a received value of a shape no check expected
-            mismatch = Mismatch(f"the output could not be judged ({type(exc).__name__}: {exc})")
+        mismatch = _judge(case, outcome.value)
+        if mismatch is None and outcome.repeated and _judge(case, outcome.again) is not None:
+            failure = Failure(
+                "mutated",
+                f"{case.check.function} gave another result when called a second time with "
+                "the same inputs: it changes its inputs in place (or keeps state from one "
+                "call to the next); compute new tensors instead",
+                printed=outcome.printed,
+            )
+            result.cases.append(CaseResult(case, False, failure=failure, private=private))
+            continue
         printed = outcome.printed
         if mismatch is None:
             result.cases.append(
@@ -391,6 +406,7 @@ def run_check(
             )
         )
     result.contradicted = _contradicted(result, reference_ns)
+    result.elapsed = time.monotonic() - began
     return result
 
 
@@ -423,6 +439,13 @@ def _contradicted(result: CheckResult, reference_ns: Any | None) -> set[str]:
                 out.add(mistake.name)
                 break
     return out
+
+
+def _judge(case: Case, received: Any) -> Mismatch | None:
+    try:
+        return case.judge(received)
+    except Exception as exc:  # a received value of a shape no check expected
+        return Mismatch(f"the output could not be judged ({type(exc).__name__}: {exc})")
 
 
 @dataclass

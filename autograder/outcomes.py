@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MAX_REPLY_BYTES = 64 * 1024 * 1024
-"""The largest reply the grader reads from a worker (a bigger one fails its case)."""
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+"""The largest reply the grader reads from a worker (a bigger one fails its case and the
+worker is replaced): 80 times the whole fixture file of any module, and small enough
+that a class of replies this size keeps the grader's memory in bounds."""
 
 
 def probe_ref(probe: Any) -> str:
@@ -23,6 +25,10 @@ class Outcome:
 
     value: Any
     printed: str = ""
+    again: Any = None
+    """The value of a second call on the same input objects, where one was asked for
+    (``repeated``): a function that changes its inputs gives itself away there."""
+    repeated: bool = False
 
 
 @dataclass

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from autograder.core import Case, Check
     from course.modules import Module
 
-DEFAULT_MEMORY_MB = 640
+DEFAULT_MEMORY_MB = 512
+"""What a submission may allocate, in MB, beyond what its worker holds once torch is
+imported (measured in each worker, so that any build of torch leaves the same room)."""
 STARTUP_TIMEOUT = 120.0
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a submission file larger than this is not graded
 SCRATCH_PREFIX = "ppo-course-grade-"
@@ -132,7 +134,9 @@ class IsolatedExecutor:
     Args:
         folder: the submission (laid out like ``exercises/``). Its ``.py`` files are
             copied to a scratch folder first; the original is never touched.
-        memory_mb: the worker's address-space limit (0 for none).
+        memory_mb: what the submission may allocate beyond the worker's own baseline (the
+            memory it holds once torch is imported, measured by the worker; 0 for no
+            limit).
         sandboxed: run the worker under bubblewrap (see ``sandbox.py``).
         overlay: files written over the copy (``{"m04_ppo_clip.py": b"..."}``): how a
             composite function is graded on the reference's earlier functions.
@@ -141,6 +145,10 @@ class IsolatedExecutor:
             student's ``check --device cuda``); every tensor the function returns must
             then be on a device of that type.
     """
+
+    ballast_mb = 0
+    """Tests only: megabytes each worker maps before it measures its baseline, as a
+    larger build of torch would (a class attribute, so every worker of a run has it)."""
 
     def __init__(
         self,
@@ -163,9 +171,10 @@ class IsolatedExecutor:
         self.sandboxed = sandboxed
         self.limits = sandbox_mod.Limits(memory_mb=memory_mb, cpu_s=cpu_s)
         self.process_filter: bool | None = None
+        self.baseline_mb: int | None = None
         self._proc: subprocess.Popen | None = None
         self._reply_fd: int | None = None
-        self._buffer = b""
+        self._buffer = bytearray()
         self._ready = False
         self._loaded: str | None = None
         self._import_failures: dict[str, Failure] = {}
@@ -189,6 +198,8 @@ class IsolatedExecutor:
             "--device",
             self.device,
         ]
+        if self.ballast_mb:
+            worker_args += ["--ballast-mb", str(self.ballast_mb)]
         if self.sandboxed:
             cmd = sandbox_mod.command(self.folder, worker_args, write_fd)
             env = None
@@ -211,7 +222,7 @@ class IsolatedExecutor:
         finally:
             os.close(write_fd)
         LIVE.add(proc)
-        self._proc, self._reply_fd, self._buffer = proc, read_fd, b""
+        self._proc, self._reply_fd, self._buffer = proc, read_fd, bytearray()
         self._ready, self._loaded = False, None
 
     def _ensure_worker(self) -> None:
@@ -228,6 +239,8 @@ class IsolatedExecutor:
         try:
             hello = json.loads(line)
             self.process_filter = bool(hello.get("process_filter"))
+            baseline = hello.get("baseline_mb")
+            self.baseline_mb = baseline if isinstance(baseline, int) else None
         except (ValueError, AttributeError):
             self._kill()
             raise RuntimeError("the grading worker did not start (bad greeting)") from None
@@ -248,7 +261,7 @@ class IsolatedExecutor:
         if self._reply_fd is not None:
             os.close(self._reply_fd)
         self._proc = self._reply_fd = None
-        self._ready, self._loaded, self._buffer = False, None, b""
+        self._ready, self._loaded, self._buffer = False, None, bytearray()
 
     def close(self) -> None:
         # Killed, not asked to stop: the worker has nothing to save, and an interpreter
@@ -278,8 +291,15 @@ class IsolatedExecutor:
                 return Failure("crash", "")
             self._buffer += chunk
             if len(self._buffer) > MAX_REPLY_BYTES:
-                return Failure("unsendable", "the reply was larger than the grader accepts")
-        line, _, self._buffer = self._buffer.partition(b"\n")
+                self._buffer = bytearray()
+                return Failure(
+                    "unsendable",
+                    f"the reply was larger than the grader accepts "
+                    f"({MAX_REPLY_BYTES // (1024 * 1024)} MB)",
+                )
+        end = self._buffer.index(b"\n")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
         return line
 
     def _exchange(self, message: dict, timeout: float, what: str) -> dict | Failure:
@@ -380,11 +400,13 @@ class IsolatedExecutor:
                 return problem
         function = case.check.function
         sent = case.plain_inputs()
-        reply = self._exchange(
-            {"op": "run", "probe": probe_ref(case.probe), "function": function, "inputs": sent},
-            timeout,
-            function,
-        )
+        request = {"op": "run", "probe": probe_ref(case.probe), "function": function}
+        request["inputs"] = sent
+        # A hidden case's inputs are given twice: the points of ``grade`` rest on it.
+        repeated = case.kind == "hidden"
+        if repeated:
+            request["again"] = True
+        reply = self._exchange(request, timeout, function)
         if isinstance(reply, Failure):
             return reply
         printed = reply.get("printed") if isinstance(reply.get("printed"), str) else ""
@@ -398,23 +420,32 @@ class IsolatedExecutor:
                 str(reply.get("line", ""))[:500],
                 printed=printed,
             )
-        if "value" not in reply:
+        if "value" not in reply or (repeated and "again" not in reply):
             return Failure("crash", f"the process running {function} sent an incomplete reply")
         try:
             value = wire.from_plain(reply["value"])
+            again = wire.from_plain(reply["again"]) if repeated else None
         except wire.WireError as exc:
             return Failure(
                 "unsendable", f"{function} returned a value the grader cannot read: {exc}"
             )
-        elsewhere = _off_device(reply["value"], self.device)
+        elsewhere = _off_device(reply["value"], self.device) or (
+            _off_device(reply["again"], self.device) if repeated else None
+        )
         if elsewhere:
-            return Failure(
-                "exception",
-                f"{function} returned a tensor on {elsewhere}, where its inputs are on "
-                f"{self.device}: make new tensors on the inputs' device "
-                "(torch.zeros_like(x), device=x.device) and move nothing to the CPU",
-                printed=printed,
-            )
+            if elsewhere.startswith("meta") and self.device != "meta":
+                message = (
+                    f"{function} returned a tensor on the meta device, which holds no "
+                    "values (a shape and a dtype only): return the computed tensor, on "
+                    "its inputs' device"
+                )
+            else:
+                message = (
+                    f"{function} returned a tensor on {elsewhere}, where its inputs are on "
+                    f"{self.device}: make new tensors on the inputs' device "
+                    "(torch.zeros_like(x), device=x.device) and move nothing to the CPU"
+                )
+            return Failure("exception", message, printed=printed)
         after = reply.get("after")
         if self.device != "cpu":  # the inputs went to the device: compare the values
             sent, after = _without_devices(sent), _without_devices(after)
@@ -427,7 +458,7 @@ class IsolatedExecutor:
             failure = failure_from_exception(InputMutated(changed), function)
             failure.printed = printed
             return failure
-        return Outcome(value, printed=printed)
+        return Outcome(value, printed=printed, again=again, repeated=repeated)
 
     def import_error(self, module: Module) -> Failure | None:
         """The import failure of ``module`` met during this run, if any."""
@@ -488,10 +519,9 @@ def _tensor_devices(plain: Any, depth: int = 0) -> list[str]:
 
 
 def _off_device(plain: Any, device: str) -> str | None:
-    """The first device in ``plain`` that is not of ``device``'s type (None on the CPU,
-    where every case runs unless a student asked for an accelerator)."""
-    if device == "cpu":
-        return None
+    """The first device in ``plain`` that is not of ``device``'s type (on the CPU, where
+    every case runs unless a student asked for an accelerator, a tensor on the meta
+    device, which holds no values, or on a GPU the inputs were not on)."""
     wanted = device.split(":")[0]
     for name in _tensor_devices(plain):
         if name.split(":")[0] != wanted:

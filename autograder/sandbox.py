@@ -10,12 +10,15 @@ Everything a submission's code touches runs in a worker process (``worker.py``) 
 * runs under bubblewrap (``bwrap``): a read-only view of the system (``/usr``, the Python
   installation and its site-packages, a copy of the course's public code: ``course/`` and
   ``autograder/``), the submission's own files read-only, a small private writable
-  folder and ``/tmp`` (tmpfs, size-capped), no network, its own PID, IPC and UTS
+  folder, ``/tmp`` and ``/dev/shm`` (tmpfs, size-capped; every other place is
+  read-only, the root and ``/dev`` included), no network, its own PID, IPC and UTS
   namespaces, a new session, and ``--die-with-parent``, so nothing it starts outlives its
   grading. The reference solutions, the instructor's settings, other submissions, the
   grade sheet and the feedback folder are not mounted: they do not exist in there;
 * limits itself before it imports the submission: address space, CPU time, open files,
-  file size, no core dumps, and a seccomp filter that forbids creating processes;
+  file size, no core dumps, and a seccomp filter that forbids creating processes and
+  reaching into other processes (``ptrace``; the sandbox's first process, bubblewrap,
+  which has neither the filter nor the limits, is hidden from ``/proc`` too);
 * is killed by the grader when a check's wall-clock limit or the submission's limit is
   spent;
 * sends back plain data only (``wire.py``: JSON, tensors as dtype, shape and raw bytes),
@@ -52,7 +55,12 @@ CODE_MOUNT = "/opt/ppo-course"
 HOME = "/home/student"
 SUBMISSION_MOUNT = f"{HOME}/submission"
 WORK_MOUNT = f"{HOME}/work"
-SCRATCH_MB = 64
+SCRATCH_MB = 32
+"""The size of each of the two writable folders (``/tmp`` and the working folder)."""
+SHM_MB = 1
+"""The size of ``/dev/shm``. Every other place in the sandbox is read-only, so a worker
+can hold at most ``2 * SCRATCH_MB + SHM_MB`` of the host's shared memory in files."""
+_EMPTY = 4096  # the size of the read-only tmpfs that hides a folder
 
 
 @dataclass(frozen=True)
@@ -60,14 +68,15 @@ class Limits:
     """Resource limits of one worker.
 
     Attributes:
-        memory_mb: data size (the heap and private writable mappings), and address
-            space beyond what the worker has mapped when it applies the limits (0: none).
+        memory_mb: the budget of the data size (the heap and private writable mappings)
+            and of the address space, beyond what the worker has mapped when it applies
+            the limits, torch imported (0: none).
         cpu_s: CPU seconds over the worker's whole life (0: none).
         nofile: open files.
         fsize_mb: largest file it may write.
     """
 
-    memory_mb: int = 640
+    memory_mb: int = 512
     cpu_s: int = 900
     nofile: int = 256
     fsize_mb: int = 16
@@ -180,11 +189,16 @@ def _masks(roots: list[Path]) -> list[str]:
     candidates = [Path(p) / "solutions" for p in sys.path if p]
     for path in candidates:
         if path.is_dir() and any(path.resolve().is_relative_to(r) for r in roots):
-            hidden += ["--tmpfs", str(path.resolve())]
+            hidden += _empty(str(path.resolve()))
     secret = settings.settings_path().resolve()
     if secret.exists() and any(secret.is_relative_to(r) for r in roots):
-        hidden += ["--tmpfs", str(secret.parent)]
+        hidden += _empty(str(secret.parent))
     return hidden
+
+
+def _empty(folder: str) -> list[str]:
+    """Hide ``folder`` behind an empty, read-only tmpfs."""
+    return ["--size", str(_EMPTY), "--tmpfs", folder, "--remount-ro", folder]
 
 
 def command(submission: Path, worker_args: list[str], reply_fd: int) -> list[str]:
@@ -216,7 +230,7 @@ def command(submission: Path, worker_args: list[str], reply_fd: int) -> list[str
         str(staged_code()),
         CODE_MOUNT,
         "--size",
-        str(SCRATCH_MB * 1024 * 1024),
+        str(_EMPTY * 16),
         "--tmpfs",
         HOME,
         "--ro-bind",
@@ -226,10 +240,25 @@ def command(submission: Path, worker_args: list[str], reply_fd: int) -> list[str
         str(SCRATCH_MB * 1024 * 1024),
         "--tmpfs",
         WORK_MOUNT,
+        "--remount-ro",
+        HOME,
         "--proc",
         "/proc",
+        # The sandbox's first process (bubblewrap) is out of the worker's reach: its
+        # /proc entry (its memory, its file descriptors) is hidden, and the filter
+        # refuses ptrace (seccomp.py).
+        *_empty("/proc/1"),
         "--dev",
         "/dev",
+        "--size",
+        str(SHM_MB * 1024 * 1024),
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        # The root is a tmpfs bubblewrap makes for the mount points: read-only too.
+        "--remount-ro",
+        "/",
         "--chdir",
         WORK_MOUNT,
         "--clearenv",

@@ -1,10 +1,14 @@
-"""A seccomp filter that stops a process from creating processes (threads stay allowed).
+"""A seccomp filter that stops a process from creating processes (threads stay allowed)
+and from reaching into other processes.
 
 The grading worker installs it on itself before it imports a submission, so that a
 submission cannot fork, spawn a subprocess or start a detached process that outlives its
 grading: ``fork``, ``vfork`` and ``clone`` without ``CLONE_THREAD`` fail with ``EPERM``,
 and ``clone3`` (whose flags a classic filter cannot read) fails with ``ENOSYS``, so that
-the C library falls back to ``clone``. With ``no_new_privs`` set first, the filter can
+the C library falls back to ``clone``. Nor can it read or write another process's memory
+or take control of it (the sandbox's own first process, bubblewrap, runs without the
+filter and without the worker's limits): ``ptrace``, ``process_vm_readv`` and
+``process_vm_writev`` fail with ``EPERM``. With ``no_new_privs`` set first, the filter can
 never be removed by the process or its threads. Linux on x86-64 and AArch64 only.
 """
 
@@ -28,9 +32,30 @@ _OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0_LOW = 0, 4, 16
 
 # (audit arch, {name: syscall number})
 _ARCHES = {
-    "x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435}),
-    "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435}),
+    "x86_64": (
+        0xC000003E,
+        {
+            "clone": 56,
+            "fork": 57,
+            "vfork": 58,
+            "clone3": 435,
+            "ptrace": 101,
+            "process_vm_readv": 310,
+            "process_vm_writev": 311,
+        },
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {
+            "clone": 220,
+            "clone3": 435,
+            "ptrace": 117,
+            "process_vm_readv": 270,
+            "process_vm_writev": 271,
+        },
+    ),
 }
+_REFUSED = ("fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev")
 
 _LD_W_ABS = 0x20
 _JEQ_K = 0x15
@@ -60,9 +85,10 @@ def program(machine: str | None = None) -> bytes:
     body.append(_insn(_JEQ_K, 1, 0, arch))
     body.append(_insn(_RET_K, 0, 0, deny))
     body.append(_insn(_LD_W_ABS, 0, 0, _OFFSET_NR))
-    refused = [numbers[n] for n in ("fork", "vfork") if n in numbers]
+    refused = [numbers[n] for n in _REFUSED if n in numbers]
     # Layout after the syscall number is loaded:
-    #   jeq clone3 -> ret ENOSYS; jeq fork/vfork -> ret EPERM; jeq clone -> flags test;
+    #   jeq clone3 -> ret ENOSYS; jeq fork/vfork/ptrace/... -> ret EPERM;
+    #   jeq clone -> flags test;
     #   ret ALLOW; flags: ld arg0; jset CLONE_THREAD -> ALLOW else EPERM.
     checks = [(numbers["clone3"], "nosys")] + [(n, "deny") for n in refused]
     checks.append((numbers["clone"], "flags"))

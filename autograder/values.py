@@ -140,12 +140,18 @@ def describe_type(value: Any) -> str:
 def as_python_number(value: Any) -> float | bool | None:
     """A Python number from a number, a NumPy scalar or a one-element tensor; else None."""
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.dim() > 1:
+        if value.numel() != 1 or value.dim() > 1 or not holds_values(value):
             return None
         return value.item()
     if isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating):
         return value.item() if hasattr(value, "item") else value
     return None
+
+
+def holds_values(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor``'s values can be read (a tensor on the meta device has a shape and
+    a dtype, and no values)."""
+    return tensor.device.type != "meta"
 
 
 def _close(expected: torch.Tensor, received: torch.Tensor, rtol: float, atol: float) -> bool:
@@ -184,6 +190,10 @@ def compare(
             return Mismatch(
                 f"{where}: expected dtype {str(expected.dtype).removeprefix('torch.')}, "
                 f"got {str(received.dtype).removeprefix('torch.')}"
+            )
+        if not holds_values(received):
+            return Mismatch(
+                f"{where}: a tensor on the {received.device} device, which holds no values"
             )
         got = received.detach().cpu()
         want = expected.detach().cpu()
@@ -243,34 +253,71 @@ def compare(
 # ----------------------------------------------------------------------------- display
 
 
-def show(value: Any, max_items: int = 24) -> str:
-    """A compact, readable rendering for feedback (large tensors are summarised)."""
+def show(value: Any, max_items: int = 24, depth: int = 0) -> str:
+    """A compact, readable rendering for feedback (large tensors are summarised). A value
+    that cannot be rendered (a tensor without values, an object whose ``repr`` raises) is
+    shown as what it is; this never raises."""
+    if depth > 8:
+        return "..."
     if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu()
-        label = describe_type(tensor)
-        if tensor.numel() == 0:
-            return f"{label} (empty)"
-        if tensor.numel() > max_items:
-            flat = tensor.flatten().double()
-            finite = flat[torch.isfinite(flat)]
-            stats = (
-                f"min {finite.min():.4g}, max {finite.max():.4g}, mean {finite.mean():.4g}"
-                if finite.numel()
-                else "no finite values"
-            )
-            return f"{label}, {stats}"
-        if tensor.dim() == 0:
-            return f"{_fmt(tensor.item())} ({label})"
-        return f"{_fmt_nested(tensor.tolist())} ({label})"
+        label = describe_type(value)
+        if not holds_values(value):
+            return f"{label} on the {value.device} device (no values)"
+        try:
+            return _show_tensor(value.detach().cpu(), label, max_items)
+        except Exception as exc:  # a value of any kind must still be shown
+            why = type(exc).__name__
+            return f"{label} on {value.device} (its values cannot be shown: {why})"
     if isinstance(value, float):
         return _fmt(value)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(show(v, max_items) for v in value) + ")"
-    if isinstance(value, list):
-        return "[" + ", ".join(show(v, max_items) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {show(v, max_items)}" for k, v in value.items()) + "}"
-    return repr(value)
+    if isinstance(value, tuple | list | dict):
+        items = list(value.items()) if isinstance(value, dict) else list(value)
+        more = f", ... ({len(items)} in all)" if len(items) > max_items else ""
+        if isinstance(value, dict):
+            parts = [f"{_key(k)}: {show(v, max_items, depth + 1)}" for k, v in items[:max_items]]
+        else:
+            parts = [show(v, max_items, depth + 1) for v in items[:max_items]]
+        ends = "{}" if isinstance(value, dict) else "()" if isinstance(value, tuple) else "[]"
+        return _short(ends[0] + ", ".join(parts) + more + ends[1], SHOWN_CHARS)
+    return _short(value)
+
+
+def _key(key: Any) -> str:
+    return key[:200] if isinstance(key, str) else _short(key)
+
+
+SHOWN_CHARS = 2000
+"""The longest rendering of one value in feedback."""
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` (``value`` itself for text already rendered), cut to ``limit``
+    characters; never raises."""
+    if isinstance(value, str) and limit == SHOWN_CHARS:
+        text = value
+    else:
+        try:
+            text = repr(value)
+        except Exception as exc:
+            return f"<a {type(value).__name__} that cannot be shown ({type(exc).__name__})>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _show_tensor(tensor: torch.Tensor, label: str, max_items: int) -> str:
+    if tensor.numel() == 0:
+        return f"{label} (empty)"
+    if tensor.numel() > max_items:
+        flat = tensor.flatten().double()
+        finite = flat[torch.isfinite(flat)]
+        stats = (
+            f"min {finite.min():.4g}, max {finite.max():.4g}, mean {finite.mean():.4g}"
+            if finite.numel()
+            else "no finite values"
+        )
+        return f"{label}, {stats}"
+    if tensor.dim() == 0:
+        return f"{_fmt(tensor.item())} ({label})"
+    return f"{_fmt_nested(tensor.tolist())} ({label})"
 
 
 def _fmt(x: Any) -> str:

@@ -8,15 +8,19 @@ of its own (``--reply-fd``):
 * ``{"op": "run", "probe": "pkg.mod:name", "function": "f", "inputs": PLAIN}``: run a
   probe on the loaded module and answer with the value it returned, the state of the
   inputs after the call (the grader compares them with what it sent), and the first
-  lines the code printed;
+  lines the code printed; with ``"again": true``, also the value of a second call on the
+  same input objects (what the worker says about the inputs could be forged by the code
+  it runs; a second value that differs from the expected one cannot hide);
 * ``{"op": "stop"}``.
 
 With ``--device cuda`` (a student's ``ppo-course check --device cuda``) the inputs are
 moved to that device before each call; the grader then also requires every tensor the
 function returns to be there.
 
-Before it imports any submission it limits itself (address space, CPU time, open files,
-file size, no core dumps) and forbids itself to create processes (``seccomp.py``). Its
+Before it imports any submission it measures what it holds once torch is imported (its
+data size and address space: the baseline, which depends on the build of torch
+installed) and limits itself to that plus a budget (``--memory-mb``), then CPU time, open
+files, file size and core dumps and forbids itself to create processes (``seccomp.py``). Its
 own standard output and error go to ``/dev/null``; Python-level prints are kept, bounded,
 to show a student what their code printed.
 """
@@ -68,33 +72,60 @@ class _Printed:
         return out, total
 
 
-def _mapped_bytes() -> int:
-    """This process's address space now (VmSize), or 2 GiB where /proc cannot say."""
+def _status_bytes(field: str) -> int | None:
+    """A size of this process from ``/proc/self/status`` (``VmSize``, ``VmData``), in
+    bytes, or None where /proc cannot say."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmSize:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return 2 << 30
+    return None
 
 
-def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
+def _ballast(megabytes: int) -> object:
+    """``megabytes`` of private writable memory, mapped and never touched: what a larger
+    build of torch (the CUDA one maps about 560 MB more data than the CPU one) adds to
+    the worker before it measures itself."""
+    import mmap
+
+    if megabytes <= 0:
+        return None
+    return mmap.mmap(-1, megabytes * 1024 * 1024, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def baseline() -> tuple[int, int]:
+    """What this process has mapped now: (data size, address space), in bytes. The
+    worker measures it once, after importing torch and before any submission's code, and
+    its memory limits are this plus the budget; where /proc cannot say, 2 GiB each."""
+    data = _status_bytes("VmData")
+    size = _status_bytes("VmSize")
+    return (data if data is not None else 2 << 30, size if size is not None else 2 << 30)
+
+
+def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> tuple[int, int]:
+    """Apply the limits; returns the measured baseline (data size, address space)."""
     import resource
 
+    data, size = baseline()
     limits = [
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NOFILE, nofile),
         (resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
     ]
     if memory_mb > 0:
+        # ``memory_mb`` is a budget on top of what the worker holds now, torch included
+        # (221 MB of data for the CPU build of torch 2.13, 785 MB for the CUDA one): the
+        # submission may allocate that much more, whichever build is installed.
         # The data size (heap and private writable mappings) bounds what a submission can
         # allocate the usual ways; torch's mapped libraries, most of a worker's address
         # space, are not in it. Shared anonymous mappings (mmap.mmap(-1, n)) are not data,
         # so the address space is limited too, to what is mapped now plus the same amount.
-        limits.append((resource.RLIMIT_DATA, memory_mb * 1024 * 1024))
-        limits.append((resource.RLIMIT_AS, _mapped_bytes() + memory_mb * 1024 * 1024))
+        budget = memory_mb * 1024 * 1024
+        limits.append((resource.RLIMIT_DATA, data + budget))
+        limits.append((resource.RLIMIT_AS, size + budget))
     if cpu_s > 0:
         limits.append((resource.RLIMIT_CPU, cpu_s))
     for which, value in limits:
@@ -102,6 +133,7 @@ def _limit(memory_mb: int, cpu_s: int, nofile: int, fsize_mb: int) -> None:
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
+    return data, size
 
 
 def _defer_dynamo(torch) -> None:
@@ -143,13 +175,16 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--submission", required=True)
-    parser.add_argument("--memory-mb", type=int, default=640)
+    parser.add_argument("--memory-mb", type=int, default=512)
     parser.add_argument("--cpu-s", type=int, default=0)
     parser.add_argument("--nofile", type=int, default=256)
     parser.add_argument("--fsize-mb", type=int, default=64)
     parser.add_argument("--no-process-filter", action="store_true")
     parser.add_argument("--reply-fd", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    # (tests only: map this much more before the baseline is measured, as a larger build
+    # of torch does; set by the grader, never by anything a submission controls)
+    parser.add_argument("--ballast-mb", type=int, default=0)
     args = parser.parse_args(argv)
 
     reply_fd = os.dup(args.reply_fd)
@@ -164,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
     sys.modules["solutions"] = None  # type: ignore[assignment]
 
+    import random
     import warnings
 
     import numpy
@@ -179,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     from course import impl as impl_loader
     from course.modules import lookup
 
-    _limit(args.memory_mb, args.cpu_s, args.nofile, args.fsize_mb)
+    ballast = _ballast(args.ballast_mb)  # noqa: F841  (kept mapped for the worker's life)
+    baseline_data, _size = _limit(args.memory_mb, args.cpu_s, args.nofile, args.fsize_mb)
     filtered = False
     if not args.no_process_filter:
         from autograder.seccomp import forbid_new_processes
@@ -216,7 +253,14 @@ def main(argv: list[str] | None = None) -> None:
         name = os.path.basename(frame.filename)
         return f"line {frame.lineno} of {name}: {(frame.line or '').strip()}"
 
-    send({"ready": True, "process_filter": filtered, "pid": os.getpid()})
+    send(
+        {
+            "ready": True,
+            "process_filter": filtered,
+            "pid": os.getpid(),
+            "baseline_mb": baseline_data // (1024 * 1024),
+        }
+    )
     namespace = None
     from pathlib import Path
 
@@ -246,20 +290,27 @@ def main(argv: list[str] | None = None) -> None:
         function = message["function"]
         reset_torch_state()
         torch.manual_seed(0)
-        import random
-
         random.seed(0)
         numpy.random.seed(0)
         try:
             inputs = wire.from_plain(message["inputs"])
             if not on_cpu:
                 inputs = to_device(inputs, device)
-            value = resolve_probe(message["probe"])(namespace, function, inputs)
+            probe = resolve_probe(message["probe"])
+            value = probe(namespace, function, inputs)
             reply = {"value": wire.to_plain(value)}
             try:
                 reply["after"] = wire.to_plain(inputs)
             except wire.WireError:
                 reply["after"] = None
+            if message.get("again"):
+                # The same input objects once more, from the same random state: the
+                # grader compares this value with the expected one too.
+                reset_torch_state()
+                torch.manual_seed(0)
+                random.seed(0)
+                numpy.random.seed(0)
+                reply["again"] = wire.to_plain(probe(namespace, function, inputs))
         except wire.WireError as exc:
             reply = {
                 "fail": "unsendable",

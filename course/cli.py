@@ -388,10 +388,10 @@ def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-mb",
         type=int,
-        default=640,
+        default=512,
         metavar="MB",
-        help="memory the process that runs the submission may allocate (its data size; "
-        "torch itself takes about 250; default 640)",
+        help="memory the submission may allocate, beyond what the process that runs it "
+        "holds once torch is imported (measured in that process; default 512)",
     )
 
 
