@@ -285,7 +285,8 @@ REDUCTIONS = {"min": min, "max": max, "len": len, "median": lambda v: float(np.m
 def resolve(data: Any, key: str) -> Any:
     """The value at ``key`` in ``data`` (parsed JSON): names joined by dots, and ``[f=v]``
     (several, separated by ``;``) to pick the one element of a list whose field ``f`` is
-    ``v``; ``a / b`` divides two such values, and ``a|min`` (``max``, ``median``, ``len``)
+    ``v`` (``[*f=v]``: every element that matches, a list); ``a / b`` divides two such
+    values, and ``a|min`` (``max``, ``median``, ``len``)
     reduces a list."""
     if " / " in key:
         top, bottom = key.split(" / ", 1)
@@ -293,20 +294,26 @@ def resolve(data: Any, key: str) -> Any:
     if "|" in key:
         key, reduce = key.rsplit("|", 1)
         return REDUCTIONS[reduce.strip()](resolve(data, key.strip()))
-    value = data
+    value, many = data, False
     for part in re.findall(r"\[[^\]]*\]|[^.\[]+", key):
         if part.startswith("["):
-            wanted = dict(pair.split("=", 1) for pair in part[1:-1].split(";"))
-            if not isinstance(value, list):
+            every = part.startswith("[*")
+            wanted = dict(pair.split("=", 1) for pair in part.strip("[*]").split(";"))
+            if not isinstance(value, list) or many:
                 raise KeyError(f"{key}: {part} selects from a list")
             found = [
                 item
                 for item in value
                 if all(str(item.get(f.strip())) == v.strip() for f, v in wanted.items())
             ]
+            if every:
+                value, many = found, True
+                continue
             if len(found) != 1:
                 raise KeyError(f"{key}: {len(found)} elements match {part}")
             value = found[0]
+        elif many:
+            value = [item[part] for item in value]
         elif isinstance(value, list):
             value = value[int(part)]
         else:
