@@ -304,3 +304,33 @@ def test_the_default_build_needs_no_solutions_folder():
     for path in (paths.DOCS_DIR / "modules").glob("*.md"):
         left = strip_solutions(path.read_text())
         assert "solutions/" not in left.replace("--impl solutions", ""), path.name
+
+
+def test_a_quoted_figure_is_read_from_its_results_file():
+    """``{{ result FILE KEY FORMAT }}`` prints the file's value, picked and reduced as the
+    key says; a file outside the results folders, or a key that picks no single value,
+    stops the build."""
+    from mkdocs.exceptions import PluginError
+
+    from course.docs_hooks import expand, result_value
+
+    data = json.loads((paths.ROOT / "benchmarks/results/gpu.json").read_text())
+    rows = [r for r in data["training"] if r["env"] == "CartPole-v1"]
+    torch_row = next(r for r in rows if r["setup"] == "torch (cpu)")
+    gym_row = next(r for r in rows if r["setup"] == "gymnasium (cpu)")
+    file = "benchmarks/results/gpu.json"
+    key = "training[env=CartPole-v1;setup=torch (cpu)].steps_per_second"
+    assert result_value(file, key, ",.0f") == f"{torch_row['steps_per_second']:,.0f}"
+    ratio = torch_row["steps_per_second"] / gym_row["steps_per_second"]
+    pair = f"{key} / training[env=CartPole-v1;setup=gymnasium (cpu)].steps_per_second"
+    assert result_value(file, pair, ".2f") == f"{ratio:.2f}"
+    steps = "[*env=CartPole-v1].median_steps_to_solve|max"
+    assert (
+        result_value(file, f"training{steps}", ",")
+        == f"{max(r['median_steps_to_solve'] for r in rows):,}"
+    )
+    page = f'It runs {{{{ result {file} "{key}" ,.0f }}}} steps per second.'
+    assert f">{torch_row['steps_per_second']:,.0f}</span> steps per second." in expand(page)
+    for bad in (("pyproject.toml", "project"), (file, "training[env=CartPole-v1].seeds")):
+        with pytest.raises(PluginError):
+            result_value(*bad)
