@@ -165,7 +165,8 @@ def launch(which: str, env_id: str, seed: int) -> dict:
 # ----------------------------------------------------------------------------- report
 
 
-def machine() -> str:
+def machine(with_sb3: bool = True) -> str:
+    """The machine and the versions a run used (Stable-Baselines3's only where it ran)."""
     import torch
 
     try:
@@ -185,9 +186,10 @@ def machine() -> str:
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    sb3_version = f"Stable-Baselines3 {sb3}, " if with_sb3 else ""
     return (
         f"{cpu}, {cores} cores available, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, Stable-Baselines3 {sb3}, one torch thread per run"
+        f"torch {torch.__version__}, {sb3_version}one torch thread per run"
     )
 
 

@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     rows += [
         "",
-        f"Measured on {machine()}, {time.strftime('%Y-%m-%d')}: each run stops once the mean "
-        "return of its last 20 finished training episodes reaches the threshold.",
+        f"Measured on {machine(with_sb3=False)}, {time.strftime('%Y-%m-%d')}: each run stops "
+        "once the mean return of its last 20 finished training episodes reaches the threshold.",
         "",
     ]
     TABLE.write_text("\n".join(rows))

@@ -12,6 +12,10 @@ A line holding only a directive is replaced by Markdown built from the live sour
 ``{{ exercise m01 }}``
     the exercise box: file, functions, how it is graded, the command.
 
+and, anywhere in a line, ``{{ result FILE KEY [FORMAT] }}`` prints a figure of a results
+file (``benchmarks/results/`` or ``docs/assets/``) with Python's ``format(value, FORMAT)``,
+so that no number on a page is a pasted copy of a measurement.
+
 An unknown directive, module, function or case stops the build.
 
 The site comes in two builds. The default one, what students and readers see, leaves out
@@ -31,7 +35,9 @@ import numpy as np
 import torch
 from mkdocs.exceptions import PluginError
 
-DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{\{\s*(?P<body>[a-z_]+\s.*?)\s*\}\}[ \t]*$", re.M)
+DIRECTIVE = re.compile(
+    r"^(?P<indent>[ \t]*)\{\{\s*(?P<body>[a-z_]+\s(?:(?!\}\}).)*?)\s*\}\}[ \t]*$", re.M
+)
 # A folded reference solution: the admonition line and every blank or indented line after it.
 SOLUTION_BOX = re.compile(
     r'^(?P<indent>[ \t]*)\?\?\?\+? success "Reference solution"[ \t]*\n'
@@ -39,6 +45,9 @@ SOLUTION_BOX = re.compile(
     re.M,
 )
 SOLUTIONS_ENV = "PPO_COURSE_DOCS_SOLUTIONS"
+# Comments at the head of a page are for whoever reads its Markdown source: the rendered
+# page (its HTML too) goes without them.
+LEADING_COMMENTS = re.compile(r"\A(?:[ \t]*\n|[ \t]*<!--.*?-->[ \t]*\n)+", re.S)
 
 
 def _module(key: str):
@@ -134,7 +143,8 @@ def render_fixture(module_key: str, function: str, name: str) -> str:
         f"Expected output {origin}; a known output of `ppo-course check {module.id}` "
         "(values shown to 4 decimals)."
     )
-    title = name.replace('"', "'")
+    # The page shows what the case is; where it comes from ("hand:") the last line says.
+    title = re.sub(r"^(hand|ref|reference):\s*", "", name).replace('"', "'")
     indented = [f"    {line}" if line else "" for line in body]
     return "\n".join([f'!!! example "{title}"', "", *indented])
 
@@ -149,8 +159,61 @@ def render_mistakes(module_key: str, function: str) -> str:
         "",
     ]
     for mistake in check.mistakes:
-        lines.append(f"- **{mistake.title[0].upper()}{mistake.title[1:]}.** {mistake.explanation}")
+        title = f'<strong class="mistake-title">{_literal(mistake.title)}</strong>'
+        lines.append(f"- {title}. {typeset(mistake.explanation)}")
     return "\n".join(lines)
+
+
+# Characters Markdown or the math extension would read as markup; as entities they print
+# as themselves.
+_MARKUP = {c: f"&#{ord(c)};" for c in "\\`*_{}[]<>$#|!~^"}
+
+
+def _literal(text: str) -> str:
+    """``text`` exactly as written, whatever Markdown would make of it (a title is code)."""
+    return "".join(_MARKUP.get(c, "&amp;" if c == "&" else c) for c in text)
+
+
+_GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "pi", "rho")
+_GREEK += ("sigma", "tau", "theta", "phi")
+# The plain-text notation of the feedback (``A_{t+1}``, ``G_t``, ``delta_t``, ``pi_old``,
+# ``d_targ``, ``sigma^2``, ``L^CLIP``): a letter or a Greek letter's name, a subscript (in
+# braces, of one character, or one of the words of the notation) and a power. Anything
+# else (``done_t``, ``log_std``, ``x_dot``) is code and stays as written.
+_SUBSCRIPT_WORDS = "old|new|targ|clip|max|min"
+_SYMBOL = re.compile(
+    r"(?<![\w.\\])(?P<base>" + "|".join(_GREEK) + r"|[A-Za-z])"
+    r"(?:_(?P<sub>\{[^{}\s]+\}|[A-Za-z0-9]|" + _SUBSCRIPT_WORDS + r")(?![\w(]))?"
+    r"(?:\^(?P<power>\{[^{}\s]+\}|[0-9A-Za-z]|[A-Z]{2,})(?![\w(]))?"
+    r"(?![\w(])"
+)
+
+
+def _tex(match: re.Match) -> str:
+    base, sub, power = match["base"], match["sub"], match["power"]
+    if sub is None and power is None and base not in _GREEK:
+        return match[0]
+    tex = "\\" + base if base in _GREEK else base
+    if sub is not None:
+        sub = sub.strip("{}")
+        tex += "_{" + (rf"\text{{{sub}}}" if len(sub) > 1 and sub.isalpha() else sub) + "}"
+    if power is not None:
+        power = power.strip("{}")
+        tex += "^{" + (rf"\text{{{power}}}" if len(power) > 1 and power.isalpha() else power) + "}"
+    return f"${tex}$"
+
+
+def typeset(text: str) -> str:
+    """A feedback sentence for the page: its symbols (``A_{t+1}``, ``sigma^2``) typeset,
+    everything else printed as written."""
+    out, last = [], 0
+    for match in _SYMBOL.finditer(text):
+        out.append(_literal(text[last : match.start()]))
+        tex = _tex(match)
+        out.append(tex if tex.startswith("$") else _literal(tex))
+        last = match.end()
+    out.append(_literal(text[last:]))
+    return "".join(out)
 
 
 def render_checks(module_key: str) -> str:
@@ -211,12 +274,93 @@ RENDERERS = {
 }
 
 
+# A figure quoted from a results file, in the middle of a sentence:
+# ``{{ result benchmarks/results/gpu.json "training[setup=torch (cpu)].steps_per_second" ,.0f }}``.
+RESULT = re.compile(r"\{\{\s*result\s+(?P<body>.*?)\s*\}\}")
+RESULTS_DIRS = ("benchmarks/results/", "docs/assets/")
+
+
+REDUCTIONS = {"min": min, "max": max, "len": len, "median": lambda v: float(np.median(v))}
+
+
+def resolve(data: Any, key: str) -> Any:
+    """The value at ``key`` in ``data`` (parsed JSON): names joined by dots, and ``[f=v]``
+    (several, separated by ``;``) to pick the one element of a list whose field ``f`` is
+    ``v`` (``[*f=v]``: every element that matches, a list); ``a / b`` divides two such
+    values, and ``a|min`` (``max``, ``median``, ``len``)
+    reduces a list."""
+    if " / " in key:
+        top, bottom = key.split(" / ", 1)
+        return resolve(data, top) / resolve(data, bottom)
+    if "|" in key:
+        key, reduce = key.rsplit("|", 1)
+        return REDUCTIONS[reduce.strip()](resolve(data, key.strip()))
+    value, many = data, False
+    for part in re.findall(r"\[[^\]]*\]|[^.\[]+", key):
+        if part.startswith("["):
+            every = part.startswith("[*")
+            wanted = dict(pair.split("=", 1) for pair in part.strip("[*]").split(";"))
+            if not isinstance(value, list) or many:
+                raise KeyError(f"{key}: {part} selects from a list")
+            found = [
+                item
+                for item in value
+                if all(str(item.get(f.strip())) == v.strip() for f, v in wanted.items())
+            ]
+            if every:
+                value, many = found, True
+                continue
+            if len(found) != 1:
+                raise KeyError(f"{key}: {len(found)} elements match {part}")
+            value = found[0]
+        elif many:
+            value = [item[part] for item in value]
+        elif isinstance(value, list):
+            value = value[int(part)]
+        else:
+            value = value[part]
+    return value
+
+
+def result_value(path: str, key: str, spec: str = "") -> str:
+    """The figure at ``key`` in the results file ``path`` as the page prints it."""
+    import json
+
+    from course import paths
+
+    if not path.startswith(RESULTS_DIRS) or ".." in path:
+        raise PluginError(f"{path}: a quoted figure comes from {' or '.join(RESULTS_DIRS)}")
+    try:
+        data = json.loads((paths.ROOT / path).read_text())
+        value = resolve(data, key)
+        return format(value, spec)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise PluginError(f"{path}: cannot quote {key!r} as {spec!r}: {exc}") from None
+
+
+def render_result(path: str, key: str, spec: str = "") -> str:
+    value = result_value(path, key, spec)
+    attrs = {"file": path, "key": key, "format": spec}
+    data = " ".join(f'data-result-{k}="{_literal(v)}"' for k, v in attrs.items())
+    return f'<span class="result" {data}>{value}</span>'
+
+
 def expand(markdown: str, where: str = "page") -> str:
-    """Replace every directive line of ``markdown``."""
+    """Replace every directive of ``markdown``: whole lines, then quoted figures."""
+
+    def quote(args: list[str]) -> str:
+        if len(args) not in (2, 3):
+            raise PluginError(f"{where}: {{{{ result }}}} takes a file, a key and a format")
+        return render_result(*args)
+
+    def figure(match: re.Match) -> str:
+        return quote(shlex.split(match["body"]))
 
     def replace(match: re.Match) -> str:
         words = shlex.split(match["body"])
         name, args = words[0], words[1:]
+        if name == "result":
+            return match["indent"] + quote(args)
         if name not in RENDERERS:
             raise PluginError(f"{where}: unknown directive {{{{ {name} }}}}")
         renderer, arity = RENDERERS[name]
@@ -226,7 +370,7 @@ def expand(markdown: str, where: str = "page") -> str:
         indent = match["indent"]
         return "\n".join(indent + line if line else line for line in text.splitlines())
 
-    return DIRECTIVE.sub(replace, markdown)
+    return RESULT.sub(figure, DIRECTIVE.sub(replace, markdown))
 
 
 def with_solutions(config: Any) -> bool:
@@ -244,7 +388,13 @@ def strip_solutions(markdown: str) -> str:
     return SOLUTION_BOX.sub("", markdown)
 
 
+def strip_source_notes(markdown: str) -> str:
+    """``markdown`` without the HTML comments (and blank lines) it opens with."""
+    return LEADING_COMMENTS.sub("", markdown, count=1)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    markdown = strip_source_notes(markdown)
     if not with_solutions(config):
         markdown = strip_solutions(markdown)
     return expand(markdown, page.file.src_path)

@@ -71,26 +71,27 @@ def fisher_vector_product(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The function v -> (F + damping * I) v, for the policy at its current parameters.
 
-    F is the Hessian of the mean KL(pi_old || pi_theta) over the states ``obs``, taken at
-    theta = theta_old, where it equals the Fisher information matrix of the policy. With
-    k(theta) the mean KL and its gradient d(theta) (built once, with a graph), each product
-    is one more backward pass: F v = grad_theta (d(theta) . v). F is P x P and never formed.
+    F is the Hessian of the mean KL(pi_old || pi_theta) over the states ``obs``, taken
+    at theta = theta_old, where it equals the Fisher information matrix of the policy.
+    With k(theta) the mean KL and its gradient d(theta) (built once, with a graph), each
+    product is one more backward pass: F v = grad_theta (d(theta) . v). F is P x P and
+    never formed.
 
     Args:
         policy: maps (B, obs_dim) observations to (B, A) logits.
         obs: (B, obs_dim) the states of the batch.
         categorical_kl: the implementation's ``categorical_kl(old_logits, new_logits)``;
             it must be twice differentiable in ``new_logits``.
-        damping: added times v, so F + damping * I is safely positive definite (F is only
-            positive semi-definite, and is estimated from a finite batch).
+        damping: added times v, so F + damping * I is safely positive definite (F is
+            only positive semi-definite, and is estimated from a finite batch).
 
     Returns:
         ``matvec``: (P,) -> (P,), without gradient.
     """
     params = list(policy.parameters())
     logits = policy(obs)  # (B, A)
-    # KL(pi_old || pi_theta) with pi_old fixed: zero at theta_old, and so is its gradient;
-    # its Hessian there is the Fisher matrix.
+    # KL(pi_old || pi_theta) with pi_old fixed: zero at theta_old, and so is its
+    # gradient; its Hessian there is the Fisher matrix.
     mean_kl = categorical_kl(logits.detach(), logits).mean()
     kl_grad = flat_grad(mean_kl, params, create_graph=True)  # (P,), carries a graph
 
@@ -203,6 +204,7 @@ def trpo_update(
     )
     set_flat_params(policy, theta_old + step)
 
+    full_norm = full_step.norm()
     with torch.no_grad():
         new_logits = policy(obs)
         new_log_probs = fns.categorical_log_prob(new_logits, actions)
@@ -216,7 +218,7 @@ def trpo_update(
         "surrogate_improvement": improvement,
         "expected_improvement": expected_improve,
         "accepted": float(bool(accepted)),
-        "step_fraction": float(step.norm() / full_step.norm()) if full_step.norm() > 0 else 0.0,
+        "step_fraction": float(step.norm() / full_norm) if full_norm > 0 else 0.0,
         "grad_norm": float(gradient.norm()),
     }
 

@@ -57,8 +57,12 @@ PROBE = r"""
       wide.push({what: "equation", width: w, text: text(el)});
     }
   });
+  // On a phone a wide table scrolls sideways in the theme's wrapper, as a reader expects;
+  // at a desktop's width it must fit the column.
+  const phone = document.documentElement.clientWidth < 600;
   document.querySelectorAll("article table").forEach(el => {
-    if (el.scrollWidth > width + 1) {
+    const scrolls = phone && el.closest(".md-typeset__scrollwrap");
+    if (el.scrollWidth > width + 1 && !scrolls) {
       wide.push({what: "table", width: el.scrollWidth, text: text(el)});
     }
   });
@@ -74,7 +78,7 @@ PROBE = r"""
   // an annotation) and its code are taken out.
   const bare = el => {
     const clone = el.cloneNode(true);
-    clone.querySelectorAll(".katex, code, pre, script").forEach(c => c.remove());
+    clone.querySelectorAll(".katex, code, pre, script, .mistake-title").forEach(c => c.remove());
     return clone.textContent;
   };
   const headings = [];
@@ -84,10 +88,18 @@ PROBE = r"""
   });
   const raw = [];
   document.querySelectorAll("article p, article li, article td").forEach(el => {
-    if (/\\\(|\\\[|\\frac|\\mathrm/.test(bare(el))) raw.push(text(el));
+    // TeX's own commands, or its sub- and superscripts in braces (``A_{t+1}``, ``e^{x}``).
+    if (/\\\(|\\\[|\\frac|\\mathrm|\w_\{|\^\{/.test(bare(el))) raw.push(text(el));
   });
+  const article = document.querySelector("article");
   return {
     column: width,
+    text: article ? article.innerText : "",
+    mistakes: [...document.querySelectorAll("article .mistake-title")].map(el => el.textContent),
+    figures: [...document.querySelectorAll("article [data-result-file]")].map(el => ({
+      file: el.dataset.resultFile, key: el.dataset.resultKey, format: el.dataset.resultFormat,
+      text: el.textContent,
+    })),
     height: document.documentElement.scrollHeight,
     equations: document.querySelectorAll("div.arithmatex").length,
     unrendered: pending() + document.querySelectorAll(".katex-error").length,
@@ -272,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                 report = browser.probe()
                 name = (page.strip("/").replace("/", "_") or "home") + f"_{width}.png"
                 browser.screenshot(args.out / name, args.max_height)
-                print(name, json.dumps({k: report[k] for k in ("wide", "broken", "headings")}))
+                shown = ("wide", "code", "broken", "headings", "raw")
+                print(name, json.dumps({k: report[k] for k in shown}))
     return 0
 
 

@@ -90,8 +90,10 @@ def test_every_module_page_is_in_the_nav():
 def test_worked_examples_show_the_fixture_values(site):
     html = (site / "modules/m01_policy_gradient/index.html").read_text()
     text = re.sub(r"<[^>]+>", "", html)
-    # The hand case "one episode, gamma 0.5" expects 2.75, 3.5 and 3 (autograder/fixtures).
-    assert "hand: one episode, gamma 0.5" in text
+    # The hand case "one episode, gamma 0.5" expects 2.75, 3.5 and 3 (autograder/fixtures);
+    # its title says what the case is, and its last line where the numbers come from.
+    assert "one episode, gamma 0.5" in text and "hand:" not in text
+    assert "worked out by hand" in text
     assert "[[2.75]," in text and "[3.5 ]," in text
 
 
@@ -170,6 +172,60 @@ def test_reference_docstrings_and_comments_fit_a_code_block():
             assert len(line) <= 88, f"{path.name}:{number} has {len(line)} characters"
 
 
+def _mistake_titles(page: str) -> list[str]:
+    """The catalogue's titles, in order, of every mistakes list the page's source asks for."""
+    source = paths.DOCS_DIR / (page.rstrip("/") + ".md")
+    titles = []
+    for module_id, function in re.findall(
+        r"^[ \t]*\{\{\s*mistakes\s+(\S+)\s+(\S+)\s*\}\}", source.read_text(), re.M
+    ):
+        module = next(m for m in graded_modules() if m.id == module_id)
+        check = next(c for c in load_checks(module) if c.function == function)
+        titles += [mistake.title for mistake in check.mistakes]
+    return titles
+
+
+# What a note for readers of the Markdown source says; no rendered page says it.
+SOURCE_NOTES = re.compile(r"Markdown source|double braces|mkdocs serve|127\.0\.0\.1")
+
+
+def _page_problems(page: str, r: dict, phone: bool = False) -> list[str]:
+    """What a reader would trip over on one page, at one width (on a phone, a block of
+    code scrolls sideways, as a reader expects; on a desktop it fits its line)."""
+    problems = []
+    if r["unrendered"] or r["rendered"] != r["arithmatex"]:
+        problems.append(f"{page}: {r['arithmatex'] - r['rendered']} formulas not typeset")
+    problems += [
+        f"{page}: {w['what']} {w['width']} px > {r['column']}: {w['text']}" for w in r["wide"]
+    ]
+    if not phone:
+        problems += [f"{page}: code {c['width']} px wide: {c['text']}" for c in r["code"]]
+    problems += [f"{page}: table splits `{name}`" for name in r["broken"]]
+    problems += [f"{page}: raw TeX in heading or nav: {h}" for h in r["headings"]]
+    problems += [f"{page}: raw TeX in text: {t}" for t in r["raw"]]
+    problems += [f"{page}: a note on the source: {m[0]}" for m in SOURCE_NOTES.finditer(r["text"])]
+    return problems
+
+
+def test_code_shown_on_the_pages_fits_a_code_block():
+    """Every region of a source file that a page includes (``--8<-- "file:section"``)
+    keeps its lines, as the page shows them, within the 88 characters a block holds."""
+    import textwrap
+
+    regions = 0
+    for page in sorted(paths.DOCS_DIR.rglob("*.md")):
+        for name, section in re.findall(r'--8<-- "([^":]+):([^"]+)"', page.read_text()):
+            text = (paths.ROOT / name).read_text()
+            region = re.search(
+                rf"--8<-- \[start:{re.escape(section)}\]\n(.*?)\n.*--8<-- \[end:", text, re.S
+            )
+            assert region, f"{page.name}: {name} has no section {section}"
+            regions += 1
+            for line in textwrap.dedent(region[1]).splitlines():
+                assert len(line) <= 88, f"{page.name}, {name}:{section}: {len(line)}: {line}"
+    assert regions >= 30
+
+
 def _pages_in_a_browser(site: Path, width: int, screenshots: Path | None = None) -> dict:
     reports = {}
     with docs_browser.Browser(docs_browser.find()) as browser:
@@ -194,23 +250,41 @@ def test_every_page_reads_well_in_a_browser(site):
         folder.mkdir(parents=True, exist_ok=True)
     reports = _pages_in_a_browser(site, 1280, folder)
     assert len(reports) >= 13, sorted(reports)
-    problems = []
-    for page, r in reports.items():
-        if r["unrendered"] or r["rendered"] != r["arithmatex"]:
-            problems.append(f"{page}: {r['arithmatex'] - r['rendered']} formulas not typeset")
-        problems += [
-            f"{page}: {w['what']} {w['width']} px > {r['column']}: {w['text']}" for w in r["wide"]
-        ]
-        problems += [f"{page}: table splits `{name}`" for name in r["broken"]]
-        problems += [f"{page}: raw TeX in heading or nav: {h}" for h in r["headings"]]
-        problems += [f"{page}: raw TeX in text: {t}" for t in r["raw"]]
+    problems = [p for page, r in reports.items() for p in _page_problems(page, r)]
+    # A phone: the same, except that a wide table may scroll in the theme's wrapper, and
+    # code in its block.
+    phone = _pages_in_a_browser(site, 390, folder)
+    problems += [
+        p for page, r in phone.items() for p in _page_problems(f"{page} (390 px)", r, phone=True)
+    ]
     assert not problems, "\n".join(problems)
     m01 = reports["modules/m01_policy_gradient/"]
     assert m01["equations"] >= 5
     assert sum(r["rendered"] for r in reports.values()) > 400
-    phone = _pages_in_a_browser(site, 390, folder)
-    for page, r in phone.items():
-        assert r["rendered"] == r["arithmatex"] and not r["unrendered"], page
+    assert len(phone) == len(reports)
+
+
+@pytest.mark.skipif(docs_browser.find() is None, reason="no headless Chromium on this machine")
+def test_what_a_reader_sees_is_what_the_sources_say(site):
+    """Each mistake's title reads as the catalogue writes it (code keeps its case), and
+    each figure a page quotes from a results file is the file's, as the reader sees it."""
+    from course.docs_hooks import result_value
+
+    reports = _pages_in_a_browser(site, 1280)
+    problems, figures = [], 0
+    for page, r in reports.items():
+        if page.startswith("modules/"):
+            expected = [f"{title}" for title in _mistake_titles(page)]
+            if r["mistakes"] != expected:
+                wrong = sorted(set(r["mistakes"]) ^ set(expected))[:5]
+                problems.append(f"{page}: mistake titles differ from the catalogue: {wrong}")
+        for f in r["figures"]:
+            figures += 1
+            if f["text"] != result_value(f["file"], f["key"], f["format"]):
+                problems.append(f"{page}: {f['text']!r} is not {f['file']}'s {f['key']}")
+    assert not problems, "\n".join(problems)
+    assert sum(len(r["mistakes"]) for r in reports.values()) >= 100
+    assert figures >= 10
 
 
 def test_the_default_build_needs_no_solutions_folder():
@@ -230,3 +304,33 @@ def test_the_default_build_needs_no_solutions_folder():
     for path in (paths.DOCS_DIR / "modules").glob("*.md"):
         left = strip_solutions(path.read_text())
         assert "solutions/" not in left.replace("--impl solutions", ""), path.name
+
+
+def test_a_quoted_figure_is_read_from_its_results_file():
+    """``{{ result FILE KEY FORMAT }}`` prints the file's value, picked and reduced as the
+    key says; a file outside the results folders, or a key that picks no single value,
+    stops the build."""
+    from mkdocs.exceptions import PluginError
+
+    from course.docs_hooks import expand, result_value
+
+    data = json.loads((paths.ROOT / "benchmarks/results/gpu.json").read_text())
+    rows = [r for r in data["training"] if r["env"] == "CartPole-v1"]
+    torch_row = next(r for r in rows if r["setup"] == "torch (cpu)")
+    gym_row = next(r for r in rows if r["setup"] == "gymnasium (cpu)")
+    file = "benchmarks/results/gpu.json"
+    key = "training[env=CartPole-v1;setup=torch (cpu)].steps_per_second"
+    assert result_value(file, key, ",.0f") == f"{torch_row['steps_per_second']:,.0f}"
+    ratio = torch_row["steps_per_second"] / gym_row["steps_per_second"]
+    pair = f"{key} / training[env=CartPole-v1;setup=gymnasium (cpu)].steps_per_second"
+    assert result_value(file, pair, ".2f") == f"{ratio:.2f}"
+    steps = "[*env=CartPole-v1].median_steps_to_solve|max"
+    assert (
+        result_value(file, f"training{steps}", ",")
+        == f"{max(r['median_steps_to_solve'] for r in rows):,}"
+    )
+    page = f'It runs {{{{ result {file} "{key}" ,.0f }}}} steps per second.'
+    assert f">{torch_row['steps_per_second']:,.0f}</span> steps per second." in expand(page)
+    for bad in (("pyproject.toml", "project"), (file, "training[env=CartPole-v1].seeds")):
+        with pytest.raises(PluginError):
+            result_value(*bad)

@@ -25,6 +25,11 @@ def _episodes(algo: str, seed: int) -> tuple[list[int], list[float]]:
     return [int(r["global_step"]) for r in rows], [float(r["return"]) for r in rows]
 
 
+# One line style per seed, the same for every algorithm, so that a reader can follow a
+# run of one seed and compare it with the other algorithm's run of the same seed.
+SEED_STYLES = dict(zip(SEEDS, ("-", "--", ":"), strict=True))
+
+
 def _curves(ax, algo: str, color: str, label: str) -> None:
     for i, seed in enumerate(SEEDS):
         steps, returns = _episodes(algo, seed)
@@ -32,6 +37,7 @@ def _curves(ax, algo: str, color: str, label: str) -> None:
             steps,
             rolling_mean(returns, SOLVED_WINDOW),
             color=color,
+            ls=SEED_STYLES[seed],
             lw=1.5,
             alpha=0.9,
             label=label if i == 0 else None,
@@ -40,11 +46,14 @@ def _curves(ax, algo: str, color: str, label: str) -> None:
 
 
 def _finish(ax, fig, path: Path, title: str) -> None:
-    ax.axhline(SOLVED_THRESHOLDS[ENV], color="tab:green", ls="--", lw=1, label="solved (475)")
+    threshold = SOLVED_THRESHOLDS[ENV]
+    ax.axhline(threshold, color="tab:green", ls="-.", lw=1, label=f"solved ({threshold:g})")
+    for seed, style in SEED_STYLES.items():
+        ax.plot([], [], color="black", ls=style, lw=1.5, label=f"seed {seed}")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"mean return, last {SOLVED_WINDOW} episodes")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=9)
     save(fig, path)
 
 

@@ -379,7 +379,15 @@ def train_on_device(
         batch["advantages"] = advantages.reshape(-1)
         batch["returns"] = returns.reshape(-1)
         if ppo_update_on_device is not None:
-            stats = ppo_update_on_device(agent, optimizer, batch, config, generator, impl, loss_fn)
+            stats = ppo_update_on_device(
+                agent,
+                optimizer,
+                batch,
+                config,
+                generator,
+                impl,
+                loss_fn,
+            )
         else:
             stats = own_update(agent, optimizer, batch, config, seed + update, impl)
         host = read_once(stats, rollout)  # the one synchronisation of the update
