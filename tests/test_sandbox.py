@@ -23,9 +23,13 @@ from autograder import sandbox, wire
 from course import paths
 from tests.hostile import ATTACKS, fixture_lookup
 
-pytestmark = pytest.mark.skipif(
-    sandbox.unavailable() is not None, reason=f"no sandbox here: {sandbox.unavailable()}"
-)
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = [
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.skipif(
+        sandbox.unavailable() is not None, reason=f"no sandbox here: {sandbox.unavailable()}"
+    ),
+]
 
 MODULES = ["m01", "m04", "m05"]
 ALL_M01 = [
@@ -42,14 +46,24 @@ def _low_fd_limit() -> None:
 
 
 def grade(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """``ppo-course grade ARGS`` in a new process; the result's ``pid`` is that process's."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "course.cli", "grade", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env={**os.environ, "NO_COLOR": "1"},
         preexec_fn=_low_fd_limit,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    done.pid = proc.pid
+    return done
 
 
 def reference_copy(folder: Path) -> Path:
@@ -73,11 +87,13 @@ def tree_digest(root: Path, skip: tuple[Path, ...]) -> dict[str, str]:
     return out
 
 
-def scratch_folders() -> set[Path]:
-    """The grader's scratch folders (named ``ppo-course-grade-<pid>-...``)."""
+def scratch_folders(pid: int | None = None) -> set[Path]:
+    """The grader's scratch folders (named ``ppo-course-grade-<pid>-...``): those of the
+    grading process ``pid``, or of any (other tests may be grading at the same time)."""
     import re
 
-    pattern = re.compile(r"ppo-course-grade-\d+-")
+    number = str(pid) if pid is not None else r"\d+"
+    pattern = re.compile(rf"ppo-course-grade-{number}-")
     return {p for p in Path(tempfile.gettempdir()).iterdir() if pattern.match(p.name)}
 
 
@@ -132,7 +148,8 @@ def graded_class(tmp_path_factory):
         "--quiet",
     )
     elapsed = time.monotonic() - started
-    scratch_left = scratch_folders() - scratch_before
+    # every scratch folder of a run is named after its grading process
+    scratch_left = scratch_folders(done.pid) - scratch_before
     return {
         "scratch_left": scratch_left,
         "root": root,
