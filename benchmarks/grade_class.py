@@ -132,15 +132,16 @@ def make_class(root: Path, students: int) -> None:
     n_bad = students * 10 // 100
     n_wrong = students - n_correct - n_unfinished - n_bad
     attacks = list(ATTACKS.items())
-    drawn = 0  # mistakes are taken in turn, so that every one is used
+    pool: list[tuple[str, str, str, str]] = []  # each mistake once before any again
+    used: set[tuple[str, str, str]] = set()
 
     def next_mistake(avoid: set[str] = frozenset()) -> tuple[str, str, str, str]:
-        nonlocal drawn
-        while True:
-            mistake = catalogue[drawn % len(catalogue)]
-            drawn += 1
-            if mistake[0] not in avoid:
-                return mistake
+        if not any(m[0] not in avoid for m in pool):
+            pool.extend(catalogue)
+        mistake = next(m for m in pool if m[0] not in avoid)
+        pool.remove(mistake)
+        used.add(mistake[:3])
+        return mistake
 
     for i in range(students):
         folder = root / f"student{i:03d}"
@@ -179,7 +180,7 @@ def make_class(root: Path, students: int) -> None:
     print(
         f"class: {n_correct} correct, {n_wrong} with mistakes, {n_unfinished} unfinished, "
         f"{n_bad} misbehaving; {students} distinct submissions, "
-        f"{min(drawn, len(catalogue))} of {len(catalogue)} self-contained catalogued mistakes"
+        f"{len(used)} of the {len(catalogue)} self-contained catalogued mistakes in them"
     )
 
 
