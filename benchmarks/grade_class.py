@@ -1,16 +1,22 @@
 """Benchmark: grade a generated class with ``ppo-course grade``, sandboxed, and print the
 figures an instructor plans with.
 
-The class: 40 correct submissions (the reference), 30 with a realistic mistake (one
-catalogued mistake of one function, spread over the modules), 20 untouched stubs and 10
-misbehaving ones (hang, crash, memory bomb, prints, import of the reference, ...), every
-submission with all ten modules. The script grades it with ``--jobs`` (default 2),
-samples the memory of the grader and of every worker process while it runs, and prints:
-wall time, time per submission, peak memory of the grader process, peak memory of one
-worker, and peak memory per job (the grader's share plus the job's workers at once).
-Then it times ``ppo-course check m01`` (a student's single module, no reference present),
-``ppo-course check m01 --impl solutions``, and a bare ``import torch``, the floor under
-both (the worker imports torch while the command does).
+The class: 100 submissions of all the modules, no two alike. Each is the reference with
+changes drawn from what students really hand in:
+
+* 10 correct ones (the reference, each file headed by the student's own comment);
+* 70 with one or two catalogued mistakes (the wrong versions in ``solutions/mistakes/``,
+  pasted over the graded function they target), a different combination each;
+* 10 unfinished ones: the first modules done, the last one to ten left as stubs, and one
+  mistake among the done ones;
+* 10 misbehaving ones (hang, crash, memory bomb, prints, import of the reference, tampering,
+  ...: ``tests/hostile.py``), the rest of the submission carrying a mistake of its own.
+
+The script grades it with ``--jobs`` (default 2), samples the memory of the grader and of
+every worker process while it runs, and prints: wall time, time per submission, peak memory
+of the grader process, peak memory of one worker, and peak memory per job (the grader's
+share plus the job's workers at once). ``benchmarks/check_startup.py`` times a student's
+``ppo-course check``.
 
     python benchmarks/grade_class.py [--students 100] [--jobs 2] [--keep DIR]
 """
@@ -33,14 +39,56 @@ sys.path.insert(0, str(ROOT))
 
 from tests.hostile import ATTACKS  # noqa: E402
 
-# One realistic mistake per entry: (module file, text in the reference, replacement).
-MISTAKES = [
-    ("m01_policy_gradient.py", "gamma * not_done[t] * running", "gamma * running"),
-    ("m02_value_baseline.py", "returns - values.detach()", "values.detach() - returns"),
-    ("m04_ppo_clip.py", "torch.max(", "torch.min("),
-    ("m06_gae.py", "gae_lambda *", "1.0 *"),
-    ("m08_gaussian_policy.py", "log_std.exp()", "log_std"),
-]
+
+def catalogued_mistakes() -> list[tuple[str, str, str, str]]:
+    """``(module file, graded name, mistake name, source)`` for every catalogued wrong
+    version that is self-contained: a function or class whose free names are all in the
+    reference module (the others are built from helpers of the mistake files)."""
+    import ast
+    import builtins
+    import importlib
+    import inspect
+    import textwrap
+
+    from course.modules import MODULES
+    from solutions import mistakes
+
+    found = []
+    for module in MODULES:
+        stem = module.filename.removesuffix(".py")
+        loaded = mistakes.load(stem)
+        if loaded is None:
+            continue
+        reference = importlib.import_module(f"solutions.{stem}")
+        for (function, name), wrong in getattr(loaded, "WRONG", {}).items():
+            try:
+                source = textwrap.dedent(inspect.getsource(wrong))
+                node = ast.parse(source).body[0]
+            except (OSError, TypeError, SyntaxError):
+                continue
+            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                continue
+            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            bound = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)} | {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            free = used - bound - {function, node.name}
+            if any(not hasattr(reference, n) and not hasattr(builtins, n) for n in free):
+                continue
+            keyword = "class" if isinstance(node, ast.ClassDef) else "def"
+            source = source.replace(f"{keyword} {node.name}", f"{keyword} {function}", 1)
+            found.append((module.filename, function, name, source))
+    return found
+
+
+def _paste(folder: Path, mistake: tuple[str, str, str, str]) -> None:
+    """Put a wrong version in place of its graded function: defined again at the end of
+    the file, it is the one the module ends up with."""
+    filename, function, name, source = mistake
+    path = folder / filename
+    path.write_text(path.read_text() + f"\n\n# my {function} ({name})\n{source}")
 
 
 def _rss_kib(pid: int) -> int:
@@ -74,26 +122,50 @@ def _descendants(pid: int) -> list[int]:
 
 
 def make_class(root: Path, students: int) -> None:
+    """``students`` submissions of every module, no two alike (see the module's text)."""
     solutions = ROOT / "solutions"
     exercises = ROOT / "exercises"
-    n_correct = students * 40 // 100
-    n_wrong = students * 30 // 100
-    n_stub = students * 20 // 100
-    n_bad = students - n_correct - n_wrong - n_stub
+    files = sorted(p.name for p in solutions.glob("m[0-9][0-9]_*.py"))
+    catalogue = catalogued_mistakes()
+    n_correct = students * 10 // 100
+    n_unfinished = students * 10 // 100
+    n_bad = students * 10 // 100
+    n_wrong = students - n_correct - n_unfinished - n_bad
     attacks = list(ATTACKS.items())
+    pool: list[tuple[str, str, str, str]] = []  # each mistake once before any again
+    used: set[tuple[str, str, str]] = set()
+
+    def next_mistake(avoid: set[str] = frozenset()) -> tuple[str, str, str, str]:
+        if not any(m[0] not in avoid for m in pool):
+            pool.extend(catalogue)
+        mistake = next(m for m in pool if m[0] not in avoid)
+        pool.remove(mistake)
+        used.add(mistake[:3])
+        return mistake
+
     for i in range(students):
         folder = root / f"student{i:03d}"
         folder.mkdir(parents=True)
-        source = exercises if n_correct + n_wrong <= i < n_correct + n_wrong + n_stub else solutions
-        for path in source.glob("m[0-9][0-9]_*.py"):
-            shutil.copyfile(path, folder / path.name)
-        if n_correct <= i < n_correct + n_wrong:
-            name, old, new = MISTAKES[i % len(MISTAKES)]
-            text = (folder / name).read_text()
-            if old in text:
-                (folder / name).write_text(text.replace(old, new, 1))
-        elif i >= n_correct + n_wrong + n_stub:
-            _, attack = attacks[(i - n_correct - n_wrong - n_stub) % len(attacks)]
+        for name in files:
+            header = f"# {name}, handed in by student{i:03d}\n"
+            (folder / name).write_text(header + (solutions / name).read_text())
+        if i < n_correct:
+            continue
+        if i < n_correct + n_wrong:
+            first = next_mistake()
+            _paste(folder, first)
+            if (i - n_correct) % 2:  # every other one makes a second mistake elsewhere
+                _paste(folder, next_mistake({first[0]}))
+        elif i < n_correct + n_wrong + n_unfinished:
+            left = 1 + (i - n_correct - n_wrong) % len(files)
+            for name in files[-left:]:
+                shutil.copyfile(exercises / name, folder / name)
+            done = set(files[: len(files) - left])
+            if done:
+                _paste(folder, next_mistake(set(files) - done))
+        else:
+            k = i - n_correct - n_wrong - n_unfinished
+            _, attack = attacks[k % len(attacks)]
             attack = attack.format(
                 OTHER=str(root / "student000" / "m01_policy_gradient.py"),
                 SHEET=str(root.parent / "grades.csv"),
@@ -101,8 +173,14 @@ def make_class(root: Path, students: int) -> None:
                 MARKER="ppo-benchmark-marker",
             )
             (folder / "m01_policy_gradient.py").write_text(attack)
+            _paste(folder, next_mistake({"m01_policy_gradient.py"}))
+    digests = {tuple((p.name, p.read_bytes()) for p in sorted(f.iterdir())) for f in root.iterdir()}
+    if len(digests) != students:
+        raise SystemExit(f"{students - len(digests)} submissions are the same as another")
     print(
-        f"class: {n_correct} correct, {n_wrong} with a mistake, {n_stub} stubs, {n_bad} misbehaving"
+        f"class: {n_correct} correct, {n_wrong} with mistakes, {n_unfinished} unfinished, "
+        f"{n_bad} misbehaving; {students} distinct submissions, "
+        f"{len(used)} of the {len(catalogue)} self-contained catalogued mistakes in them"
     )
 
 
@@ -159,18 +237,6 @@ def run_grade(work: Path, jobs: int, seed: int) -> None:
     )
 
 
-def time_check(args: list[str], cwd: Path) -> float:
-    started = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "course.cli", "check", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    return time.monotonic() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
@@ -182,41 +248,6 @@ def main() -> None:
     try:
         make_class(work / "submissions", args.students)
         run_grade(work, args.jobs, args.seed)
-        # A student's copy has no solutions/: time check m01 there.
-        student = work / "student-copy"
-        for part in ("course", "autograder", "exercises"):
-            shutil.copytree(
-                ROOT / part, student / part, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        mine = student / "mine"
-        mine.mkdir()
-        shutil.copyfile(
-            ROOT / "solutions" / "m01_policy_gradient.py", mine / "m01_policy_gradient.py"
-        )
-        times = [time_check(["m01", "--impl", "mine"], student) for _ in range(3)]
-        print(
-            f"ppo-course check m01 (a student's copy, correct file): "
-            f"{min(times):.2f} s best of 3, {sorted(times)[1]:.2f} s median"
-        )
-        times = [
-            time_check(["m01", "--impl", "solutions", "--hidden-seed", "1"], ROOT) for _ in range(3)
-        ]
-        print(
-            f"ppo-course check m01 --impl solutions (with hidden cases): "
-            f"{min(times):.2f} s best of 3, {sorted(times)[1]:.2f} s median"
-        )
-        # The floor under any check: a Python process that imports torch and exits.
-        times = []
-        for _ in range(3):
-            started = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-c", "import os, torch; os._exit(0)"], capture_output=True
-            )
-            times.append(time.monotonic() - started)
-        print(
-            f"python -c 'import torch' (the floor under any check): "
-            f"{min(times):.2f} s best of 3, {sorted(times)[1]:.2f} s median"
-        )
         machine = re.sub(
             r"\s+",
             " ",

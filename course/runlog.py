@@ -3,10 +3,13 @@ TensorBoard events (when tensorboard is installed), curve.png, agent.pt and summ
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ class RunLog:
         self._csv: csv.DictWriter | None = None
         self._tb = _tensorboard(self.folder)
         self._bar = None
+        self._title = f"{header.get('env')} {header.get('algo')}"
         if progress:
             from tqdm import tqdm
 
@@ -63,7 +67,7 @@ class RunLog:
                 total=total_steps,
                 unit="step",
                 unit_scale=True,
-                desc=f"{header.get('env')} {header.get('algo')}",
+                desc=self._title,
                 dynamic_ncols=True,
                 mininterval=0.5,
             )
@@ -71,8 +75,25 @@ class RunLog:
 
     def restart_clock(self) -> None:
         """Start timing now: call it once the set-up (networks, optimiser) is done, right
-        before the first environment step, so the times measure training alone."""
+        before the first environment step, so the times measure training alone. The
+        progress bar's clock restarts too: its rate and ETA count training steps only."""
         self.start = time.perf_counter()
+        if self._bar is not None:
+            self._bar.reset()
+
+    @contextlib.contextmanager
+    def warm_up(self, what: str = "compiling") -> Iterator[None]:
+        """A phase before training (torch.compile's first calls): the bar says so while it
+        lasts, then one line gives its seconds. Call :meth:`restart_clock` after it, so
+        that the warm-up is in neither the run's times nor the bar's rate."""
+        start = time.perf_counter()
+        if self._bar is not None:
+            self._bar.set_description_str(f"{self._title} warm-up ({what})", refresh=True)
+        yield
+        seconds = time.perf_counter() - start
+        if self._bar is not None:
+            self._bar.write(f"{self._title} warm-up ({what}): {seconds:.1f} s", file=sys.stderr)
+            self._bar.set_description_str(self._title, refresh=False)
 
     def keep_agent(self, kind: str, net: Any, normalizer: Any = None) -> None:
         """Tell the log which network is the agent (saved as agent.pt at the end): ``kind``

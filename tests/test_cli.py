@@ -169,6 +169,8 @@ def test_pytest_front_end(tmp_path):
             "-q",
             "-p",
             "no:cacheprovider",
+            "-n",
+            "0",  # in this process: the course's test settings start a worker per core
         ],
         capture_output=True,
         text=True,

@@ -21,6 +21,9 @@ from tests import docs_browser
 
 pytest.importorskip("mkdocs")
 
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = pytest.mark.xdist_group("site")
+
 
 def _build(out: Path, *options: str) -> Path:
     env = {"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(sys.executable).parent)}

@@ -22,6 +22,9 @@ from course import gradescope, paths, settings
 from course.modules import BY_ID
 from tests import malformed
 
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = pytest.mark.xdist_group("gradescope")
+
 MODULES = [BY_ID["m01"], BY_ID["m06"]]
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
@@ -131,6 +134,7 @@ def test_a_wrong_and_a_stub_submission(autograder, tmp_path):
 
 HOSTILE = """
 import json, os, pathlib
+
 # Try to write a perfect results.json, then to find the hidden seed and show it.
 roots = [os.environ.get("PPO_COURSE_AUTOGRADER_ROOT", ""), "/autograder"]
 for root in roots:

@@ -14,6 +14,9 @@ import pytest
 from tests.helpers import results_by_check
 from tests.submissions import make_submission
 
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = pytest.mark.xdist_group("isolation")
+
 HANG = """
 def discounted_returns(rewards, dones, gamma):
     while True:

@@ -5,6 +5,9 @@ it, and skips without a GPU.)"""
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pytest
 import torch
 
@@ -29,10 +32,19 @@ class _Log(_SilentLog):
         super().__init__(header)
         self.compiled_at_start = None
 
+        self.events: list[str] = []
+
+    @contextlib.contextmanager
+    def warm_up(self, what: str = ""):
+        self.events.append(f"warm-up {what}")
+        yield
+        self.events.append("warm-up done")
+
     def restart_clock(self) -> None:
         from torch._dynamo.utils import counters
 
         self.compiled_at_start = sum(counters["frames"].values())
+        self.events.append("clock")
 
 
 def _train(env_id: str, compile_: str | None, updates: int = 2):
@@ -94,6 +106,40 @@ def test_compiled_training_gives_the_eager_parameters(env_id, same_random_number
     # the warm-up compiled every function training calls: nothing after the clock started
     assert log.compiled_at_start is not None and log.compiled_at_start > 0
     assert sum(counters["frames"].values()) == log.compiled_at_start
+    # the compiling is a phase of its own, over before the clock (and the bar) start
+    assert log.events == ["warm-up compiling", "warm-up done", "clock"]
+
+
+def test_the_progress_bar_shows_the_warm_up_apart_and_rates_training_steps_only(
+    tmp_path, monkeypatch, capsys
+):
+    """A 40 s warm-up, then 1000 steps in 2 s: the bar's rate is 500 step/s and its ETA
+    counts from there, where counting the warm-up would give 24 step/s."""
+    import tqdm.std
+
+    from course.runlog import RunLog
+
+    now = [1000.0]
+    monkeypatch.setattr(tqdm.std, "time", lambda: now[0])
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    log = RunLog(tmp_path, {"env": "CartPole-v1", "algo": "ppo"}, 475.0, 11_000, 8)
+    with log.warm_up("compiling"):
+        assert "CartPole-v1 ppo warm-up (compiling)" in log._bar.desc
+        now[0] += 40.0
+    log.restart_clock()
+    assert log._bar.desc == "CartPole-v1 ppo"
+    now[0] += 2.0
+    log.log(1000, {}, 1000)
+    shown = log._bar.format_dict
+    assert shown["n"] == 1000 and shown["elapsed"] == 2.0
+    # steps over the training's seconds alone (the smoothing's average rounds in float64)
+    assert shown["rate"] == pytest.approx(500.0, rel=1e-12)
+    eta = (shown["total"] - shown["n"]) / shown["rate"]
+    assert eta == pytest.approx(20.0, rel=1e-12)
+    assert f"<{tqdm.std.tqdm.format_interval(eta)}, 500step/s," in str(log._bar)
+    log.discard()
+    err = capsys.readouterr().err
+    assert "CartPole-v1 ppo warm-up (compiling): 40.0 s" in err
 
 
 @pytest.mark.parametrize(

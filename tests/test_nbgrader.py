@@ -25,6 +25,10 @@ from course.modules import BY_ID
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbgrader")
+
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = pytest.mark.xdist_group("nbgrader")
+
 NBGRADER = Path(sys.executable).with_name("nbgrader")
 if not NBGRADER.exists():
     pytest.skip("the nbgrader command is not installed", allow_module_level=True)

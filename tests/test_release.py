@@ -31,6 +31,9 @@ from course.singlesource import find_regions
 
 pytest.importorskip("nbgrader")
 
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = pytest.mark.xdist_group("release")
+
 TEXT_SUFFIXES = {".py", ".md", ".json", ".toml", ".yml", ".yaml", ".txt", ".cfg", ".js", ".css"}
 
 

@@ -24,9 +24,13 @@ from autograder.bulk import part_name
 from course import paths
 from tests.hostile import ATTACKS, fixture_lookup
 
-pytestmark = pytest.mark.skipif(
-    sandbox.unavailable() is not None, reason=f"no sandbox here: {sandbox.unavailable()}"
-)
+# One worker runs this file's tests: they share what its fixtures build once.
+pytestmark = [
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.skipif(
+        sandbox.unavailable() is not None, reason=f"no sandbox here: {sandbox.unavailable()}"
+    ),
+]
 
 MODULES = ["m01", "m04", "m05"]
 ALL_M01 = [
@@ -43,14 +47,24 @@ def _low_fd_limit() -> None:
 
 
 def grade(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """``ppo-course grade ARGS`` in a new process; the result's ``pid`` is that process's."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "course.cli", "grade", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env={**os.environ, "NO_COLOR": "1"},
         preexec_fn=_low_fd_limit,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    done.pid = proc.pid
+    return done
 
 
 def reference_copy(folder: Path) -> Path:
@@ -74,11 +88,13 @@ def tree_digest(root: Path, skip: tuple[Path, ...]) -> dict[str, str]:
     return out
 
 
-def scratch_folders() -> set[Path]:
-    """The grader's scratch folders (named ``ppo-course-grade-<pid>-...``)."""
+def scratch_folders(pid: int | None = None) -> set[Path]:
+    """The grader's scratch folders (named ``ppo-course-grade-<pid>-...``): those of the
+    grading process ``pid``, or of any (other tests may be grading at the same time)."""
     import re
 
-    pattern = re.compile(r"ppo-course-grade-\d+-")
+    number = str(pid) if pid is not None else r"\d+"
+    pattern = re.compile(rf"ppo-course-grade-{number}-")
     return {p for p in Path(tempfile.gettempdir()).iterdir() if pattern.match(p.name)}
 
 
@@ -133,7 +149,8 @@ def graded_class(tmp_path_factory):
         "--quiet",
     )
     elapsed = time.monotonic() - started
-    scratch_left = scratch_folders() - scratch_before
+    # every scratch folder of a run is named after its grading process
+    scratch_left = scratch_folders(done.pid) - scratch_before
     return {
         "scratch_left": scratch_left,
         "root": root,
@@ -310,8 +327,10 @@ def test_an_interrupted_run_stops_fast_and_resumes(tmp_path):
         str(feedback),
         "--hidden-seed",
         SEED,
+        # b_slow's import hangs: it is still within this limit when the run is interrupted
+        # (a second after a_first is done), and the rerun waits it out for b and c
         "--timeout",
-        "60",
+        "8",
         "--quiet",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -330,7 +349,8 @@ def test_an_interrupted_run_stops_fast_and_resumes(tmp_path):
     assert "not graded" in rows["b_slow"]["problems"]
     assert "interrupted" in err
     assert not list(Path(tempfile.gettempdir()).glob(f"ppo-course-grade-{proc.pid}-*"))
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # two at once: the jobs do not enter the key of a finished student's result
+    again = subprocess.run([*cmd, "--jobs", "2"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "(1 from an earlier run)" in again.stdout
     rows = read_sheet(sheet)

@@ -162,6 +162,74 @@ def test_out_of_range_settings_are_usage_errors(tmp_path, monkeypatch, capsys, s
     assert not (tmp_path / "never").exists()
 
 
+#: For each type a setting can have: a value that is not of that type, and the words the
+#: message uses for the type.
+_NOT_OF_TYPE = {
+    "int": ("1.5", "an integer"),
+    "float": ("fast", "a number"),
+    "bool": ("maybe", "true or false"),
+    "float | None": ("fast", "a number or none"),
+}
+
+
+def _every_setting() -> list[tuple[str, str, str]]:
+    """``(algo, setting, declared type)`` for every settable field of every trainer."""
+    import dataclasses
+    import typing
+
+    from course.train import algorithms
+
+    found = []
+    for name, algo in algorithms().items():
+        hints = typing.get_type_hints(algo.config)
+        for field in dataclasses.fields(algo.config):
+            if field.name not in algo.unused:
+                kind = hints[field.name]
+                label = (
+                    kind.__name__
+                    if isinstance(kind, type)
+                    else str(kind).replace("NoneType", "None")
+                )
+                found.append((name, field.name, label))
+    return found
+
+
+def test_every_setting_type_has_a_wrong_value_case():
+    assert {kind for _, _, kind in _every_setting()} <= set(_NOT_OF_TYPE)
+
+
+@pytest.mark.parametrize(("algo", "key", "kind"), _every_setting())
+def test_a_value_of_the_wrong_type_names_the_setting_its_type_and_the_value(
+    tmp_path, monkeypatch, capsys, algo, key, kind
+):
+    monkeypatch.chdir(tmp_path)
+    given, words = _NOT_OF_TYPE[kind]
+    message = _usage_error_in_process(
+        capsys, "CartPole-v1", "--algo", algo, "--impl", "solutions", "--set", f"{key}={given}"
+    )
+    assert message == f"ppo-course train: error: --set {key} takes {words}, got {given!r}"
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("num_steps=2e3", 2000),
+        ("total_steps=200_000", 200_000),
+        ("target_kl=none", None),
+        ("target_kl=0.02", 0.02),
+        ("anneal_lr=off", False),
+        ("lr=1e-3", 1e-3),
+    ],
+)
+def test_values_of_the_right_type_are_taken(setting, value):
+    from course.train.common import apply_overrides
+    from course.train.ppo import PPOConfig
+
+    key = setting.partition("=")[0]
+    assert getattr(apply_overrides(PPOConfig(), [setting]), key) == value
+
+
 @pytest.mark.parametrize("algo", ["reinforce", "reinforce-baseline", "trpo"])
 def test_a_continuous_env_is_refused_by_the_discrete_algorithms(
     tmp_path, monkeypatch, capsys, algo

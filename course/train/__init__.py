@@ -7,6 +7,7 @@ student trains agents with their own code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -430,6 +431,9 @@ class _SilentLog:
     agent = None
 
     def restart_clock(self) -> None: ...
+
+    def warm_up(self, what: str = "") -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def keep_agent(self, *args: Any) -> None: ...
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
+import typing
 from typing import Any
 
 import numpy as np
@@ -31,24 +33,61 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _parse_value(text: str, current: Any) -> Any:
-    if isinstance(current, bool):
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+
+
+def _declared_types(config: Any) -> dict[str, Any]:
+    """Each field's declared type (the annotations resolved), e.g. ``float | None``."""
+    return typing.get_type_hints(type(config))
+
+
+def _describe(kind: Any) -> str:
+    """What a setting of type ``kind`` takes, in words: "an integer", "a number or none"."""
+    args = typing.get_args(kind)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return " or ".join([_describe(a) for a in rest] + ["none"])
+    return _TYPE_WORDS.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+def _parse_value(text: str, kind: Any) -> Any:
+    """``text`` as a value of the declared type ``kind``.
+
+    Raises:
+        ValueError: ``text`` is not a value of that type (the caller words the message).
+    """
+    args = typing.get_args(kind)
+    if type(None) in args:
+        if text.lower() == "none":
+            return None
+        rest = [a for a in args if a is not type(None)]
+        for option in rest:
+            try:
+                return _parse_value(text, option)
+            except ValueError:
+                pass
+        raise ValueError(text)
+    if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expected true or false, got {text!r}")
-    if isinstance(current, int):
-        return int(float(text)) if "e" in text.lower() else int(text)
-    if isinstance(current, float):
-        return float(text)
-    if current is None:
-        for cast in (int, float):
-            try:
-                return cast(text)
-            except ValueError:
-                pass
-        return None if text.lower() == "none" else text
+        raise ValueError(text)
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        # 2e5 and 200000.0 name an integer too; 1.5 does not.
+        number = float(text)
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError(text)
+        return int(number)
+    if kind is float:
+        number = float(text)
+        if math.isnan(number):
+            raise ValueError(text)
+        return number
     return text
 
 
@@ -61,6 +100,7 @@ def apply_overrides(config: Any, settings: list[str], exclude: tuple[str, ...] =
     """
     fields = {f.name for f in dataclasses.fields(config)} - set(exclude)
     known = ", ".join(sorted(fields))
+    types = _declared_types(config)
     changes = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
@@ -71,10 +111,13 @@ def apply_overrides(config: Any, settings: list[str], exclude: tuple[str, ...] =
             raise ValueError(f"this algorithm does not use {key!r} (its settings: {known})")
         if key not in fields:
             raise ValueError(f"unknown setting {key!r} (known: {known})")
+        kind = types[key]
         try:
-            changes[key] = _parse_value(value.strip(), getattr(config, key))
-        except ValueError as exc:
-            raise ValueError(f"--set {key}: {exc}") from None
+            changes[key] = _parse_value(value.strip(), kind)
+        except ValueError:
+            raise ValueError(
+                f"--set {key} takes {_describe(kind)}, got {value.strip()!r}"
+            ) from None
     return dataclasses.replace(config, **changes)
 
 

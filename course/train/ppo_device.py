@@ -352,7 +352,8 @@ def train_on_device(
             rollout, make_minibatch_loss(agent, config, impl), COMPILE_MODES[compile]
         )
         calls = 3 if COMPILE_MODES[compile] == "reduce-overhead" else 1
-        seconds = warm_up(envs, rollout, loss_fn, agent, config, calls)
+        with log.warm_up("compiling"):
+            seconds = warm_up(envs, rollout, loss_fn, agent, config, calls)
         log.header["warmup_seconds"] = round(seconds, 2)
     log.keep_agent("actor_critic", agent, rollout.normalizer)
     log.restart_clock()
