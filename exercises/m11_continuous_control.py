@@ -155,7 +155,13 @@ class RewardScaler:
     at every end, a time limit included: the next step starts another episode.
     """
 
-    def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        num_envs: int,
+        gamma: float,
+        clip: float = 10.0,
+        eps: float = 1e-8,
+    ) -> None:
         # YOUR CODE HERE (see docs/modules/m11_continuous_control.md#RewardScaler)
         raise NotImplementedError("m11.RewardScaler.__init__: not implemented yet")
 

@@ -20,6 +20,7 @@ F64 = torch.float64
 class ContractError(Exception):
     """The object under test breaks a rule its docstring fixes (an attribute, a shape)."""
 
+
 # ==== RunningMeanStd
 
 
@@ -32,7 +33,9 @@ def statistics_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str
     count = rms.count
     if isinstance(count, torch.Tensor):
         if count.numel() != 1:
-            raise ContractError(f"count must be a number; got a tensor of shape {tuple(count.shape)}")
+            raise ContractError(
+                f"count must be a number; got a tensor of shape {tuple(count.shape)}"
+            )
         count = count.item()
     return {"mean": rms.mean, "var": rms.var, "count": float(count)}
 
@@ -49,9 +52,7 @@ def _batches(
     per dimension, so that every dimension's statistics differ."""
     offsets = draw.normal(g, *shape, scale=3.0).to(F64) + loc
     spreads = draw.uniform(g, *shape, low=0.5, high=2.0).to(F64) * scale
-    batches = [
-        (offsets + spreads * draw.normal(g, n, *shape).to(F64)).to(dtype) for n in sizes
-    ]
+    batches = [(offsets + spreads * draw.normal(g, n, *shape).to(F64)).to(dtype) for n in sizes]
     return {"shape": list(shape), "batches": batches}
 
 
@@ -170,8 +171,7 @@ RUNNING_MEAN_STD = Check(
         Property(
             "any split of the data gives the statistics of all of it",
             lambda: _seeded_batches(5, [3, 17, 1, 9, 30], (2,), loc=-3.0),
-            note="compared with the mean and population variance of the 60 values taken "
-            "together",
+            note="compared with the mean and population variance of the 60 values taken together",
             probe=statistics_probe,
             expect=stored("all_at_once"),
             rtol=1e-10,
@@ -662,8 +662,7 @@ REWARD_SCALER = Check(
                     [[1.0, 1.1], [0.9, 1.0], [1.0, 1.2], [80.0, 1.0], [1.0, 0.8], [1.1, 1.0]]
                 ),
             },
-            note="a reward of 80 among rewards of about 1, clip 2: its scaled value is cut "
-            "at 2",
+            note="a reward of 80 among rewards of about 1, clip 2: its scaled value is cut at 2",
             probe=scaler_probe,
         ),
     ],
