@@ -2,9 +2,9 @@
 
 (Not named mujoco.py: run as a script, that file would stand in for the mujoco package.)
 
-    python benchmarks/mujoco_vs_sb3.py --envs Hopper-v5 --seeds 1            # one task, one seed, 1M
+    python benchmarks/mujoco_vs_sb3.py --envs Hopper-v5 --seeds 1     # one task, one seed, 1M
     python benchmarks/mujoco_vs_sb3.py --envs Hopper-v5 --seeds 2 --steps 200000
-    python benchmarks/mujoco_vs_sb3.py --report                              # table and plot only
+    python benchmarks/mujoco_vs_sb3.py --report                       # table and plot only
 
 Both trainers use the PPO paper's MuJoCo hyperparameters (Schulman et al. 2017, Table 3:
 horizon 2048, one env, Adam 3e-4 annealed to 0, 10 epochs, minibatch 64, gamma 0.99,
