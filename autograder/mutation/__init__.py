@@ -1,0 +1,1 @@
+"""Mutation testing of the checks: mutants of the references, graded by the checks."""
