@@ -40,6 +40,38 @@ def statistics_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str
     return {"mean": rms.mean, "var": rms.var, "count": float(count)}
 
 
+def graph_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
+    """Update with batches that require grad (as a careless caller's network outputs do):
+    whether the statistics hold on to their graph."""
+    rms = getattr(ns, function)(tuple(inputs["shape"]))
+    for batch in inputs["batches"]:
+        rms.update(batch.clone().requires_grad_(True))
+    return {
+        "mean_has_graph": bool(getattr(rms.mean, "requires_grad", False)),
+        "var_has_graph": bool(getattr(rms.var, "requires_grad", False)),
+    }
+
+
+def _fresh_statistics(received: Any, inputs: dict[str, Any]) -> str | None:
+    shape = tuple(inputs["shape"])
+    wanted = {"mean": 0.0, "var": 1.0}
+    for name, value in wanted.items():
+        got = received.get(name) if isinstance(received, dict) else None
+        if not (
+            isinstance(got, torch.Tensor)
+            and got.dtype == F64
+            and tuple(got.shape) == shape
+            and bool((got == value).all())
+        ):
+            return (
+                f"before any data, {name} must be {value} in float64, of shape {shape}; got "
+                f"{got.dtype if isinstance(got, torch.Tensor) else type(got).__name__}"
+            )
+    if received.get("count") != 0.0:
+        return f"before any data, count must be 0; got {received.get('count')}"
+    return None
+
+
 def _batches(
     g: torch.Generator,
     sizes: list[int],
@@ -183,6 +215,21 @@ RUNNING_MEAN_STD = Check(
             note="mean and var are float64 tensors of the value's shape",
             probe=statistics_probe,
             predicate=_kept_in_float64,
+        ),
+        Property(
+            "before any data: mean 0, var 1, count 0, in float64",
+            lambda: {"shape": [3], "batches": []},
+            note="RunningMeanStd((3,)) with no update: the conventions of the docstring",
+            probe=statistics_probe,
+            predicate=_fresh_statistics,
+        ),
+        Property(
+            "batches that require grad leave no graph in the statistics",
+            lambda: _seeded_batches(9, [4, 6], (2,)),
+            note="the statistics live for the whole run; a graph kept from every batch "
+            "would hold every batch in memory: update from batch.detach()",
+            probe=graph_probe,
+            expect=lambda inputs: {"mean_has_graph": False, "var_has_graph": False},
         ),
         Property(
             "an empty batch changes nothing",
@@ -426,6 +473,24 @@ NORMALIZE_OBSERVATION = Check(
             expect=stored("tiny_variance"),
         ),
         Property(
+            "float64 observations to float64 precision",
+            lambda: {
+                "obs": torch.tensor(
+                    [[1234.567890123456, -0.000123456789012], [1234.5, 0.25]], dtype=F64
+                ),
+                "mean": torch.tensor([1234.5678901, 0.0001234567890123], dtype=F64),
+                "var": torch.tensor([0.0123456789012345, 1.2345678901234567], dtype=F64),
+                "clip": 10.0,
+                "eps": 1e-8,
+            },
+            note="statistics with more digits than float32 holds: computed in float32 the "
+            "result is off in the eighth digit",
+            probe=normalize_probe,
+            expect=stored("tiny_variance"),
+            rtol=1e-12,
+            atol=1e-12,
+        ),
+        Property(
             "float16 observations give float16",
             lambda: _seeded_normalize(15, B=4, shape=(3,), dtype=torch.float16),
             note="the result has the observations' dtype, not the statistics' float64",
@@ -556,6 +621,41 @@ def _ends(rows: list[str]) -> torch.Tensor:
     return torch.tensor([[c == "T" for c in row] for row in rows])
 
 
+def fresh_scaler_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """``RewardScaler(N, gamma)`` before any call: its returns and its statistics' count."""
+    scaler = getattr(ns, function)(inputs["num_envs"], inputs["gamma"])
+    return {"returns": scaler.returns, "count": float(scaler.rms.count)}
+
+
+def scaler_graph_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
+    """Rewards that require grad: whether the returns and the statistics keep a graph."""
+    rewards = inputs["rewards"]
+    scaler = getattr(ns, function)(rewards.shape[1], inputs["gamma"], inputs["clip"], inputs["eps"])
+    for t in range(rewards.shape[0]):
+        scaler(
+            rewards[t].clone().requires_grad_(True),
+            inputs["terminated"][t],
+            inputs["truncated"][t],
+        )
+    return {
+        "returns_have_graph": bool(getattr(scaler.returns, "requires_grad", False)),
+        "var_has_graph": bool(getattr(scaler.rms.var, "requires_grad", False)),
+    }
+
+
+def _finite_zeros(received: Any, inputs: dict[str, Any]) -> str | None:
+    scaled = received.get("scaled") if isinstance(received, dict) else None
+    if not isinstance(scaled, torch.Tensor):
+        return "expected the scaled rewards"
+    if not bool(torch.isfinite(scaled).all()) or bool((scaled[0] != 0).any()):
+        return (
+            f"rewards of 0 at the first step must scale to 0; got {scaled[0].tolist()}: with "
+            "every return equal, their variance is 0, and eps under the square root keeps "
+            "the division defined"
+        )
+    return None
+
+
 def _scaled_positive(received: Any, inputs: dict[str, Any]) -> str | None:
     scaled = received.get("scaled") if isinstance(received, dict) else None
     if not isinstance(scaled, torch.Tensor):
@@ -675,6 +775,45 @@ REWARD_SCALER = Check(
         )
     ],
     properties=[
+        Property(
+            "a new scaler starts with returns of 0 in float64",
+            lambda: {"num_envs": 3, "gamma": 0.99},
+            note="RewardScaler(3, 0.99): returns is torch.zeros(3, dtype=torch.float64) and "
+            "its statistics have seen nothing",
+            probe=fresh_scaler_probe,
+            expect=lambda inputs: {
+                "returns": torch.zeros(inputs["num_envs"], dtype=F64),
+                "count": 0.0,
+            },
+        ),
+        Property(
+            "rewards of zero at the first step",
+            lambda: {
+                **_seeded_scaler(26, T=3, N=2, gamma=0.9, p_term=0.0, p_trunc=0.0),
+                "rewards": torch.tensor([[0.0, 0.0], [1.0, 0.5], [0.2, 0.4]]),
+            },
+            note="the two returns are equal, their variance is 0: 0 / sqrt(0 + eps) = 0, "
+            "where 0 / sqrt(0) is nan",
+            probe=scaler_probe,
+            predicate=_finite_zeros,
+        ),
+        Property(
+            "float64 rewards to float64 precision",
+            lambda: _seeded_scaler(27, T=6, N=3, gamma=0.97, dtype=F64),
+            note="float64 rewards are scaled in float64: compared to twelve digits",
+            probe=scaler_probe,
+            expect=stored("scaled_rewards"),
+            rtol=1e-12,
+            atol=1e-12,
+        ),
+        Property(
+            "rewards that require grad leave no graph",
+            lambda: _seeded_scaler(28, T=5, N=2, gamma=0.9),
+            note="the returns and their statistics live for the whole run: keep "
+            "rewards.detach(), not the graph of every step",
+            probe=scaler_graph_probe,
+            expect=lambda inputs: {"returns_have_graph": False, "var_has_graph": False},
+        ),
         Property(
             "positive rewards stay positive",
             lambda: _seeded_scaler(25, T=12, N=3, gamma=0.99, loc=5.0),
