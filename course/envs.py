@@ -18,6 +18,28 @@ SOLVED_THRESHOLDS: dict[str, float] = {
 }
 SOLVED_WINDOW = 20
 
+#: gymnasium's MuJoCo locomotion tasks that m11 trains on (the ``[mujoco]`` extra); they
+#: have no threshold: a run uses its whole step budget.
+MUJOCO_ENVS = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
+MUJOCO_INSTALL = 'pip install -e ".[mujoco]"'
+
+
+def is_mujoco(env_id: str) -> bool:
+    """A MuJoCo locomotion task, whatever its version (``Hopper-v4``, ``Hopper-v5``)."""
+    return env_id.split("-")[0] in {e.split("-")[0] for e in MUJOCO_ENVS}
+
+
+def mujoco_missing(env_id: str) -> str | None:
+    """One line saying what to install when ``env_id`` is a MuJoCo task and the ``mujoco``
+    package is not importable; None otherwise."""
+    import importlib.util
+
+    if not is_mujoco(env_id):
+        return None
+    if importlib.util.find_spec("mujoco") is not None:
+        return None
+    return f"{env_id} is a MuJoCo task and MuJoCo is not installed: {MUJOCO_INSTALL}"
+
 
 class CartPoleSameStep(CartPoleVectorEnv):
     """gymnasium's numpy-vectorised CartPole-v1 (one array operation steps every copy, the

@@ -40,6 +40,11 @@ MODULES: tuple[Module, ...] = (
     Module("m08", "m08_gaussian_policy", "Continuous actions: Gaussian policy heads"),
     Module("m09", "m09_ppo_agent", "The PPO agent"),
     Module("m10", "m10_gpu_training", "Training on the GPU"),
+    Module(
+        "m11",
+        "m11_continuous_control",
+        "Continuous control for real: normalisation and reward scaling",
+    ),
 )
 
 BY_ID = {m.id: m for m in MODULES}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,22 +148,30 @@ def play(
         The episodes' returns, and the rendered frames (H, W, 3) uint8 (every ``every``-th
         step, each episode's first and last frame included) when ``render``.
     """
-    import os
-
     import gymnasium as gym
 
     if render:  # pygame draws off-screen: no display, no greeting
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    env = gym.make(policy.record["env"], render_mode="rgb_array" if render else None)
+    env_id = policy.record["env"]
+    try:
+        env = gym.make(env_id, render_mode="rgb_array" if render else None)
+    except Exception as exc:
+        raise _render_error(env_id, exc) if render else exc from None
     returns: list[float] = []
     frames: list[np.ndarray] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         obs, _ = env.reset(seed=seed)
-        for _ in range(episodes):
+        for episode in range(episodes):
             total, step, done = 0.0, 0, False
-            if render:
+            if render and episode == 0:
+                try:
+                    frames.append(env.render())
+                except Exception as exc:
+                    env.close()
+                    raise _render_error(env_id, exc) from None
+            elif render:
                 frames.append(env.render())
             while not done:
                 obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
@@ -175,6 +184,31 @@ def play(
             obs, _ = env.reset()
     env.close()
     return returns, frames
+
+
+def _render_error(env_id: str, exc: BaseException) -> Exception:
+    """One line for an env that cannot draw: for MuJoCo, what an off-screen OpenGL needs."""
+    from course.envs import is_mujoco
+    from course.errors import UsageError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if is_mujoco(env_id):
+        backend = os.environ.get("MUJOCO_GL", "glfw, the default, which needs a display")
+        return UsageError(
+            f"cannot render {env_id} with MuJoCo's OpenGL backend {backend} ({first}): "
+            "without a display, install an off-screen OpenGL (Debian: apt-get install "
+            "libosmesa6) and set MUJOCO_GL=osmesa, or MUJOCO_GL=egl on a GPU"
+        )
+    return UsageError(f"cannot render {env_id}: {first}")
+
+
+def _offscreen_mujoco(env_id: str) -> None:
+    """Without a display, MuJoCo renders with OSMesa unless MUJOCO_GL says otherwise (read
+    when MuJoCo's rendering is first imported, so set before the env is made)."""
+    from course.envs import is_mujoco
+
+    if is_mujoco(env_id) and "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["MUJOCO_GL"] = "osmesa"
 
 
 def evaluate(path: Path, impl, seed: int, episodes: int = EVAL_EPISODES) -> dict[str, Any]:
@@ -250,6 +284,8 @@ def play_from_cli(args: argparse.Namespace) -> int:
         record = read_agent(path)
     except Exception as exc:  # a damaged or foreign file
         raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if args.gif:
+        _offscreen_mujoco(str(record.get("env", "")))
     try:
         impl = impl_loader.Implementation(args.impl) if args.impl else None
         policy = load_policy(record, impl)

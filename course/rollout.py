@@ -31,7 +31,7 @@ class Rollout:
     actions: torch.Tensor  # (T, N) int64 or (T, N, A) float, as sampled (never clipped)
     log_probs: torch.Tensor  # (T, N)
     values: torch.Tensor  # (T, N), V(s_t)
-    rewards: torch.Tensor  # (T, N), scaled by the trainer's reward_scale
+    rewards: torch.Tensor  # (T, N), scaled by reward_scale, or by m11's RewardScaler
     terminated: torch.Tensor  # (T, N) bool
     truncated: torch.Tensor  # (T, N) bool
     next_values: torch.Tensor  # (T, N), V(s_{t+1}) as above
@@ -87,6 +87,11 @@ class RolloutCollector:
         normalize_obs: keep running statistics of the observations and feed the agent
             normalised ones (the final observations too).
         reward_scale: multiply the rewards the agent learns from (not the logged ones).
+        normalizer: the running observation statistics to use instead of the course's
+            own (:class:`course.normalization.ObservationNormalizer`, m11's code).
+        reward_scaling: called on each step's rewards and episode ends, gives the rewards
+            the agent learns from (:class:`course.normalization.RewardScaling`); the logged
+            rewards stay the environment's.
     """
 
     def __init__(
@@ -98,6 +103,8 @@ class RolloutCollector:
         log,
         normalize_obs: bool = False,
         reward_scale: float = 1.0,
+        normalizer=None,
+        reward_scaling=None,
     ) -> None:
         self.envs = envs
         self.agent = agent
@@ -107,7 +114,10 @@ class RolloutCollector:
         self.reward_scale = reward_scale
         self.num_envs = envs.num_envs
         obs_shape = envs.single_observation_space.shape
-        self.normalizer = RunningNormalizer(obs_shape) if normalize_obs else None
+        self.normalizer = normalizer
+        if normalizer is None and normalize_obs:
+            self.normalizer = RunningNormalizer(obs_shape)
+        self.reward_scaling = reward_scaling
         space = envs.single_action_space
         self.continuous = isinstance(space, spaces.Box)
         if self.continuous:
@@ -154,6 +164,8 @@ class RolloutCollector:
             done = term | trunc
             self.log.step(reward, done, global_step)
             rewards[t] = reward
+            if self.reward_scaling is not None:
+                rewards[t] = self.reward_scaling(reward, term, trunc)
             terminated[t] = term
             truncated[t] = trunc
             if trunc.any():

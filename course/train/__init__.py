@@ -286,6 +286,11 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
     except impl_loader.ImplError as exc:
         raise UsageError(str(exc)) from None
     env_id = options["env_id"]
+    from course.envs import mujoco_missing
+
+    missing = mujoco_missing(env_id)
+    if missing is not None:
+        raise UsageError(missing)
     if on_device:
         from course.batched_envs import BATCHED_ENVS
 
@@ -303,6 +308,13 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
         if options["total_steps"] is not None:
             config = dataclasses.replace(config, total_steps=options["total_steps"])
         validate_config(config)
+        if getattr(config, "statistics", "course") == "m11":
+            if on_device:
+                raise ValueError(
+                    "statistics=m11 works with the gymnasium backend; m10's batched "
+                    "envs keep their own statistics on the device"
+                )
+            implementation.module("m11")
         if options.get("eval_episodes") is not None and options["eval_episodes"] < 0:
             raise ValueError(f"--eval-episodes must be 0 or more, got {options['eval_episodes']}")
         if options["threads"] < 1:
@@ -311,6 +323,8 @@ def prepare(**options: Any) -> tuple[Algorithm, Any, Any, Any]:
             check_action_space(env_id, chosen)
         torch_device = resolve_device(options["device"])
     except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except impl_loader.ImplError as exc:
         raise UsageError(str(exc)) from None
     if compiling == "cuda-graphs" and torch_device.type != "cuda":
         raise UsageError(

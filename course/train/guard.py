@@ -45,6 +45,10 @@ RULES: dict[str, tuple[Any, str]] = {
 }
 
 
+#: Settings that take one of a few words.
+CHOICES: dict[str, tuple[str, ...]] = {"statistics": ("course", "m11")}
+
+
 def validate_config(config: Any) -> None:
     """Check every field of ``config`` that :data:`RULES` constrains (None passes: it
     means "off", as ``target_kl=None``).
@@ -52,6 +56,12 @@ def validate_config(config: Any) -> None:
     Raises:
         ValueError: one line naming the first setting out of range.
     """
+    for name, words in CHOICES.items():
+        value = getattr(config, name, words[0])
+        if value not in words:
+            raise ValueError(f"{name} must be one of {', '.join(words)}, got {value!r}")
+    if getattr(config, "scale_rewards", False) and getattr(config, "statistics", "") != "m11":
+        raise ValueError("scale_rewards needs statistics=m11: the reward scaler is m11's")
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if field.name not in RULES or value is None or isinstance(value, bool):

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from course.envs import MUJOCO_ENVS
 from course.rollout import RolloutCollector
 from course.runlog import RunLog
 from course.train import Algorithm
@@ -70,6 +71,13 @@ class PPOConfig:
     """Normalise observations with running statistics."""
     reward_scale: float = 1.0
     """Multiply the rewards the agent learns from (episode returns are logged unscaled)."""
+    scale_rewards: bool = False
+    """Divide the rewards the agent learns from by the running standard deviation of the
+    discounted return (m11's RewardScaler; needs statistics=m11)."""
+    statistics: str = "course"
+    """Whose code keeps the running statistics of normalize_obs and scale_rewards:
+    ``course`` (the course's own, for m09's tasks) or ``m11`` (the implementation's
+    RunningMeanStd, normalize_observation and RewardScaler)."""
 
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -109,6 +117,49 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The PPO paper's hyperparameters for MuJoCo (Schulman et al. 2017, Table 3: horizon
+#: 2048, Adam 3e-4, 10 epochs, minibatch 64, gamma 0.99, lambda 0.95, clip 0.2, one
+#: million steps), with the normalisation of m11 and the learning rate annealed to 0, as
+#: Baselines' ppo2 and CleanRL's ppo_continuous_action run them.
+MUJOCO = {
+    "total_steps": 1_000_000,
+    "num_envs": 1,
+    "num_steps": 2048,
+    "lr": 3e-4,
+    "anneal_lr": True,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "update_epochs": 10,
+    "minibatch_size": 64,
+    "clip_coef": 0.2,
+    "ent_coef": 0.0,
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+    "hidden": 64,
+    "normalize_obs": True,
+    "scale_rewards": True,
+    "statistics": "m11",
+}
+DEFAULTS.update({env_id: dict(MUJOCO) for env_id in MUJOCO_ENVS})
+
+
+def _statistics(envs, impl, config: PPOConfig):
+    """The collector's observation statistics and reward scaling: the course's own
+    normaliser, or the implementation's m11 (None where a setting is off)."""
+    if config.statistics != "m11":
+        return None, None
+    from course import normalization
+
+    m11 = impl.module("m11")
+    normalizer = reward_scaling = None
+    if config.normalize_obs:
+        shape = envs.single_observation_space.shape
+        normalizer = normalization.ObservationNormalizer(m11, shape)
+    if config.scale_rewards:
+        reward_scaling = normalization.RewardScaling(m11, envs.num_envs, config.gamma)
+    return normalizer, reward_scaling
+
+
 def train(envs, impl, config: PPOConfig, device, log: RunLog, stop_when_solved: bool) -> int:
     """Train until ``config.total_steps`` or, if asked, until solved. Returns the steps."""
     m06 = impl.module("m06")
@@ -119,6 +170,7 @@ def train(envs, impl, config: PPOConfig, device, log: RunLog, stop_when_solved: 
     ).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_eps)
     generator = torch.Generator().manual_seed(seed)
+    normalizer, reward_scaling = _statistics(envs, impl, config)
     collector = RolloutCollector(
         envs,
         agent,
@@ -127,6 +179,8 @@ def train(envs, impl, config: PPOConfig, device, log: RunLog, stop_when_solved: 
         log,
         normalize_obs=config.normalize_obs,
         reward_scale=config.reward_scale,
+        normalizer=normalizer,
+        reward_scaling=reward_scaling,
     )
     collector.reset(seed)
     log.keep_agent("actor_critic", agent, collector.normalizer)
