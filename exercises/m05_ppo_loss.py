@@ -152,7 +152,8 @@ def training_step_loss(
     loss = ppo_loss(pg_loss, v_loss, ent_loss)
 
     Needs your m04 (``clipped_surrogate_loss``, imported from ``m04_ppo_clip``): finish
-    m04 first; until it is implemented, every case of this check fails with m04's message.
+    m04 first; until it is implemented, every case of this check fails with m04's
+    message.
 
     Source: ``PPOLightningAgent.training_step`` of PyTorch Lightning's PPO example
     (quoted in the original notes), and CleanRL's ``ppo.py``, whose minibatch loop
