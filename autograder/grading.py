@@ -255,11 +255,16 @@ class _ModulePlan:
 
 
 def _stub_failure(first: CheckResult) -> Failure | None:
-    """The failure of a function that is a stub (every known case says so), else None."""
+    """The failure of a function that is a stub (every known case says so), or that needs
+    an earlier module not implemented yet (a known case says so), else None."""
     known = [c for c in first.cases if c.case.kind == "known"]
     if known and all(c.failure is not None and c.failure.kind == "not_implemented" for c in known):
         return known[0].failure
-    return None
+    # An earlier function it calls is not implemented yet: every case fails with that
+    # module's message, as on a copy of the course without the reference.
+    return next(
+        (c.failure for c in known if c.failure is not None and c.failure.kind == "needs"), None
+    )
 
 
 _LATER_IMPORT = Failure(

@@ -375,10 +375,12 @@ class IsolatedExecutor:
             problem = self._load(earlier, timeout)
             if problem is not None:
                 why = "is missing" if problem.kind == "missing" else "does not import"
+                # keep where the error is, when the import's own message placed it
+                place = re.search(r" \(in [^()]+, line \d+.*\)$", failure.message)
                 failure = Failure(
                     "import",
                     f"{module.filename} does not import: it needs {earlier.id} "
-                    f"({earlier.filename}), which {why}",
+                    f"({earlier.filename}), which {why}" + (place.group(0) if place else ""),
                 )
                 self._import_failures[module.name] = failure
                 break

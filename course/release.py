@@ -27,12 +27,14 @@ COPIED = ("course", "autograder", "exercises", "docs")
 """The folders of the course a student gets (``solutions/``, ``tests/``, ``benchmarks/``
 stay with the instructor)."""
 COPIED_FILES = ("mkdocs.yml",)
+COPIED_DATA = ("benchmarks/results",)
+"""Measured results that the pages quote at build time (numbers, not code)."""
 IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".ipynb_checkpoints", "*.egg-info", ".DS_Store")
-MAINTAINERS_ONLY = ("course/figures", "course/train/device_update.py")
+MAINTAINERS_ONLY = ("course/figures", "course/train/device_update.py", "autograder/mutation")
 """Tooling that stays with the instructor: the figure scripts draw the docs' figures with
 their own copies of the course's algorithms (the m07 comparison runs a PPO update), and the
 device trainer's update is m09's algorithm (a student's copy trains on the device with the
-student's own ``ppo_update``)."""
+student's own ``ppo_update``); the mutation run grades variants of the reference."""
 
 
 STUDENT_TOOLS = ("pytest>=7.4",)
@@ -250,6 +252,9 @@ def release(
             shutil.rmtree(out / name)
         elif (out / name).exists():
             (out / name).unlink()
+    for name in COPIED_DATA:
+        if (paths.ROOT / name).is_dir():
+            shutil.copytree(paths.ROOT / name, out / name, ignore=_ignore)
     for name in COPIED_FILES:
         if (paths.ROOT / name).is_file():
             shutil.copy(paths.ROOT / name, out / name)

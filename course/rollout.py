@@ -62,12 +62,12 @@ class RunningNormalizer:
         batch_mean = batch.mean(axis=0)
         batch_var = batch.var(axis=0)
         n = batch.shape[0]
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
-        self.var = m2 / total
-        self.count = total
+        shift = batch_mean - self.mean
+        seen = self.count + n
+        self.mean = self.mean + shift * n / seen
+        spread = self.count * self.var + batch_var * n + shift**2 * self.count * n / seen
+        self.var = spread / seen
+        self.count = seen
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         scaled = (obs - self.mean) / np.sqrt(self.var + self.eps)

@@ -93,7 +93,7 @@ def test_statistics_settings_are_checked(tmp_path):
         "--no-progress",
         cwd=tmp_path,
     )
-    assert done.returncode == 2 and "statistics must be one of course, m11" in done.stderr
+    assert done.returncode == 2 and "--set statistics takes one of course, m11" in done.stderr
     done = run_cli(
         "train",
         "CartPole-v1",

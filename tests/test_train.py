@@ -169,6 +169,7 @@ _NOT_OF_TYPE = {
     "float": ("fast", "a number"),
     "bool": ("maybe", "true or false"),
     "float | None": ("fast", "a number or none"),
+    "typing.Literal['course', 'm11']": ("numpy", "one of course, m11"),
 }
 
 

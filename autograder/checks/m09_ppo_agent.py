@@ -265,8 +265,8 @@ LINEAR_ANNEALING = Check(
         Mistake(
             "compounding",
             "the learning rate is multiplied by the fraction each update, not set from initial_lr",
-            "lr = frac * initial_lr every update; multiplying the current rate by frac compounds "
-            "the decay (and depends on what the optimiser held before).",
+            "Each update sets the rate to frac times initial_lr; multiplying the current rate "
+            "by frac compounds the decay (and depends on what the optimiser held before).",
         ),
     ],
 )

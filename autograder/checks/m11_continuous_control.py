@@ -8,7 +8,7 @@ import torch
 
 from autograder import draw
 from autograder.checks import HIDDEN_WEIGHT
-from autograder.core import Check, Fixture, Hidden, Mistake, Property
+from autograder.core import Check, Fixture, Hidden, Mistake, Property, on_case_device
 from autograder.fixtures import bind_stored, stored
 from course.modules import BY_ID
 
@@ -37,7 +37,9 @@ def statistics_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str
                 f"count must be a number; got a tensor of shape {tuple(count.shape)}"
             )
         count = count.item()
-    return {"mean": rms.mean, "var": rms.var, "count": float(count)}
+    # The statistics live on the CPU by the docstring's convention; they are compared on
+    # the case's device, as every output is.
+    return {"mean": on_case_device(rms.mean), "var": on_case_device(rms.var), "count": float(count)}
 
 
 def graph_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:
@@ -565,8 +567,8 @@ def scaler_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, An
         count = count.item()
     return {
         "scaled": torch.stack(scaled),
-        "returns": scaler.returns,
-        "return_var": scaler.rms.var,
+        "returns": on_case_device(scaler.returns),
+        "return_var": on_case_device(scaler.rms.var),
         "count": float(count),
     }
 
@@ -624,7 +626,7 @@ def _ends(rows: list[str]) -> torch.Tensor:
 def fresh_scaler_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """``RewardScaler(N, gamma)`` before any call: its returns and its statistics' count."""
     scaler = getattr(ns, function)(inputs["num_envs"], inputs["gamma"])
-    return {"returns": scaler.returns, "count": float(scaler.rms.count)}
+    return {"returns": on_case_device(scaler.returns), "count": float(scaler.rms.count)}
 
 
 def scaler_graph_probe(ns: Any, function: str, inputs: dict[str, Any]) -> dict[str, bool]:

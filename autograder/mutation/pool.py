@@ -26,9 +26,9 @@ more (an off-by-one that makes a huge tensor) fails its case instead of the mach
 def _limit_memory(memory_mb: int) -> None:
     import resource
 
-    from autograder.worker import _mapped_bytes
+    from autograder.worker import baseline
 
-    value = _mapped_bytes() + memory_mb * 1024 * 1024
+    value = baseline()[1] + memory_mb * 1024 * 1024
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)

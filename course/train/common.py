@@ -44,6 +44,8 @@ def _declared_types(config: Any) -> dict[str, Any]:
 def _describe(kind: Any) -> str:
     """What a setting of type ``kind`` takes, in words: "an integer", "a number or none"."""
     args = typing.get_args(kind)
+    if typing.get_origin(kind) is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in args)
     if type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return " or ".join([_describe(a) for a in rest] + ["none"])
@@ -57,6 +59,10 @@ def _parse_value(text: str, kind: Any) -> Any:
         ValueError: ``text`` is not a value of that type (the caller words the message).
     """
     args = typing.get_args(kind)
+    if typing.get_origin(kind) is typing.Literal:
+        if text in args:
+            return text
+        raise ValueError(text)
     if type(None) in args:
         if text.lower() == "none":
             return None

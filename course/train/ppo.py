@@ -15,7 +15,7 @@ Every graded function comes from the implementation chosen with ``--impl``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -74,7 +74,7 @@ class PPOConfig:
     scale_rewards: bool = False
     """Divide the rewards the agent learns from by the running standard deviation of the
     discounted return (m11's RewardScaler; needs statistics=m11)."""
-    statistics: str = "course"
+    statistics: Literal["course", "m11"] = "course"
     """Whose code keeps the running statistics of normalize_obs and scale_rewards:
     ``course`` (the course's own, for m09's tasks) or ``m11`` (the implementation's
     RunningMeanStd, normalize_observation and RewardScaler)."""

@@ -76,12 +76,12 @@ class TorchNormalizer:
         batch_mean = batch.mean(0)
         batch_m2 = batch.var(0, unbiased=False) * batch.shape[0]
         n, batch_mean, batch_m2 = distributed.pooled_moments(batch.shape[0], batch_mean, batch_m2)
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_m2 + delta**2 * self.count * n / total
-        self.var = m2 / total
-        self.count = total
+        shift = batch_mean - self.mean
+        seen = self.count + n
+        self.mean = self.mean + shift * n / seen
+        spread = self.count * self.var + batch_m2 + shift**2 * self.count * n / seen
+        self.var = spread / seen
+        self.count = seen
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         return ((obs - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-self.clip, self.clip)
