@@ -658,6 +658,27 @@ def _finite_zeros(received: Any, inputs: dict[str, Any]) -> str | None:
     return None
 
 
+def _reset_inputs(terminated: list[str], truncated: list[str]) -> dict[str, Any]:
+    """Two steps of two envs in which env 0's episode ends after step 0."""
+    return {
+        "rewards": torch.tensor([[2.0, 4.0], [2.0, 0.0]]),
+        "terminated": _ends(terminated),
+        "truncated": _ends(truncated),
+        "gamma": 0.5,
+        "clip": 10.0,
+        "eps": 0.0,
+    }
+
+
+#: Worked by hand in the notes of the two cases that use it (a reset either way).
+RESET_EXPECTED = {
+    "scaled": torch.tensor([[2.0, 4.0], [2.0 / 0.75**0.5, 0.0]]),
+    "returns": torch.tensor([2.0, 2.0], dtype=F64),
+    "return_var": torch.tensor(0.75, dtype=F64),
+    "count": 4.0,
+}
+
+
 def _scaled_positive(received: Any, inputs: dict[str, Any]) -> str | None:
     scaled = received.get("scaled") if isinstance(received, dict) else None
     if not isinstance(scaled, torch.Tensor):
@@ -698,44 +719,20 @@ REWARD_SCALER = Check(
         ),
         Fixture(
             "hand: a termination resets the return",
-            {
-                "rewards": torch.tensor([[2.0, 4.0], [2.0, 0.0]]),
-                "terminated": _ends(["TF", "FF"]),
-                "truncated": _ends(["FF", "FF"]),
-                "gamma": 0.5,
-                "clip": 10.0,
-                "eps": 0.0,
-            },
+            _reset_inputs(terminated=["TF", "FF"], truncated=["FF", "FF"]),
             note="step 0: R = (2, 4), mean 3, var 1: scaled (2, 4). Env 0 terminates, so its "
             "R restarts at 0. Step 1: R = (0 + 2, 0.5 * 4 + 0) = (2, 2); the statistics of "
             "2, 4, 2, 2 are mean 2.5, var 0.75: scaled (2 / sqrt(0.75), 0) = (2.3094, 0). "
             "Without the reset, R_0 = 3",
-            expected={
-                "scaled": torch.tensor([[2.0, 4.0], [2.0 / 0.75**0.5, 0.0]]),
-                "returns": torch.tensor([2.0, 2.0], dtype=F64),
-                "return_var": torch.tensor(0.75, dtype=F64),
-                "count": 4.0,
-            },
+            expected=RESET_EXPECTED,
             probe=scaler_probe,
         ),
         Fixture(
             "hand: a time limit resets the return too",
-            {
-                "rewards": torch.tensor([[2.0, 4.0], [2.0, 0.0]]),
-                "terminated": _ends(["FF", "FF"]),
-                "truncated": _ends(["TF", "FF"]),
-                "gamma": 0.5,
-                "clip": 10.0,
-                "eps": 0.0,
-            },
+            _reset_inputs(terminated=["FF", "FF"], truncated=["TF", "FF"]),
             note="the previous case with a truncation instead of the termination: the next "
             "step starts another episode all the same, so the numbers are the same",
-            expected={
-                "scaled": torch.tensor([[2.0, 4.0], [2.0 / 0.75**0.5, 0.0]]),
-                "returns": torch.tensor([2.0, 2.0], dtype=F64),
-                "return_var": torch.tensor(0.75, dtype=F64),
-                "count": 4.0,
-            },
+            expected=RESET_EXPECTED,
             probe=scaler_probe,
         ),
         Fixture(
